@@ -1,0 +1,3 @@
+from downradar.cli import app
+
+app()

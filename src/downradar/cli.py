@@ -1,0 +1,351 @@
+"""The command line: the only entry point for humans (run, demo, db, incident, maintenance)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection, Engine
+
+from downradar import incidents as lifecycle
+from downradar.catalog import CatalogError, load_catalog
+from downradar.clock import SystemClock
+from downradar.config import Settings
+from downradar.incidents import IncidentError, NotFound
+from downradar.incidents.queries import load_incidents
+from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import sync_catalog
+from downradar.store.meta import get_or_create
+from downradar.store.migrate import current_revision
+
+app = typer.Typer(
+    help="Downradar: crowdsourced outage detection and a Statuspage-compatible status page.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+incident_app = typer.Typer(help="Open, update, resolve and list incidents.", no_args_is_help=True)
+maintenance_app = typer.Typer(help="Schedule and list maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(incident_app, name="incident")
+app.add_typer(maintenance_app, name="maintenance")
+
+err = Console(stderr=True)
+out = Console()
+DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: DOWNRADAR_DB)")]
+CatalogOption = Annotated[
+    Path | None, typer.Option("--catalog", help="Catalog TOML (default: DOWNRADAR_CATALOG)")
+]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _settings(db: str | None = None, catalog: Path | None = None, **more: object) -> Settings:
+    overrides = {k: v for k, v in {"db": db, "catalog": catalog, **more}.items() if v is not None}
+    return Settings(**overrides)
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    """A migrated database whose catalog tables match the catalog file."""
+    try:
+        catalog = load_catalog(settings.catalog)
+    except CatalogError as exc:
+        fail(str(exc))
+    engine = make_engine(settings.db)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            sync_catalog(conn, catalog, SystemClock().now())
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _change(settings: Settings) -> Iterator[Connection]:
+    """A transaction for an incident change; bad input becomes a one-line error and exit code 2."""
+    with _database(settings) as engine:
+        try:
+            with engine.begin() as conn:
+                yield conn
+        except (IncidentError, NotFound) as exc:
+            fail(str(exc))
+
+
+def _parse_components(values: list[str] | None) -> dict[str, str] | None:
+    if values is None:
+        return None
+    parsed = {}
+    for value in values:
+        slug, sep, status = value.partition("=")
+        if not sep or not slug or not status:
+            fail(f"--component {value!r}: expected SLUG=STATUS, e.g. login=major_outage")
+        parsed[slug] = status
+    return parsed
+
+
+def _parse_time(option: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} {value!r}: not an ISO 8601 time")
+    if moment.tzinfo is None:
+        fail(f"{option} {value!r}: give a UTC offset, e.g. 2026-02-04T09:20:00-08:00")
+    return moment
+
+
+# -- serving -------------------------------------------------------------------------------------------
+
+
+def _serve(settings: Settings, *, demo: bool) -> None:
+    import uvicorn
+
+    from downradar.logs import configure
+    from downradar.web import create_app
+
+    configure(settings.log_format)
+    with _database(settings) as engine:
+        with engine.begin() as conn:
+            token = settings.admin_token or get_or_create(conn, "admin_token")
+        if demo:
+            from downradar.demo import seed_demo
+
+            with err.status("Writing a fortnight of demo reports…"):
+                written = seed_demo(engine, load_catalog(settings.catalog), SystemClock().now())
+            if written:
+                err.print(f"Demo data: {written:,} background reports over 14 days.")
+    err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
+    if settings.admin_token is None:
+        err.print(
+            f"Admin token (generated, kept in the database; set DOWNRADAR_ADMIN_TOKEN to choose): {token}"
+        )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Serve the status page, the APIs and report intake (upgrades the database first)."""
+    _serve(_settings(db, catalog, host=host, port=port), demo=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
+    db: DbOption = None,
+) -> None:
+    """Serve the demo catalog with a fortnight of demo report traffic (what `make run` starts)."""
+    _serve(_settings(db, None, host=host, port=port), demo=True)
+
+
+# -- database ------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply every pending migration."""
+    settings = _settings(db)
+    engine = make_engine(settings.db)
+    try:
+        upgrade(engine)
+        out.print(f"Database at revision {current_revision(engine)}.")
+    except Exception as exc:
+        fail(f"cannot upgrade {settings.db}: {str(exc).splitlines()[0]}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None) -> None:
+    """Show the database's schema revision."""
+    engine = make_engine(_settings(db).db)
+    try:
+        out.print(current_revision(engine) or "empty (run `downradar db upgrade`)")
+    finally:
+        engine.dispose()
+
+
+# -- incidents -----------------------------------------------------------------------------------------
+
+ComponentOption = Annotated[
+    list[str] | None,
+    typer.Option("--component", "-c", help="SLUG=STATUS, repeatable, e.g. -c login=major_outage"),
+]
+
+
+@incident_app.command("open")
+def incident_open(
+    service: Annotated[str, typer.Option(help="Service id from the catalog")],
+    name: Annotated[str, typer.Option(help="Incident title")],
+    message: Annotated[str, typer.Option(help="First update shown on the page")],
+    status: Annotated[
+        str, typer.Option(help="investigating|identified|monitoring|resolved")
+    ] = "investigating",
+    impact: Annotated[str, typer.Option(help="none|minor|major|critical")] = "minor",
+    component: ComponentOption = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Open an incident."""
+    with _change(_settings(db, catalog)) as conn:
+        incident_id = lifecycle.open_incident(
+            conn,
+            service_id=service,
+            name=name,
+            message=message,
+            status=status,
+            impact=impact,
+            components_status=_parse_components(component) or {},
+            actor="cli",
+            now=SystemClock().now(),
+        )
+    out.print(incident_id)
+
+
+@incident_app.command("update")
+def incident_update(
+    incident_id: Annotated[str, typer.Argument(help="Incident id")],
+    message: Annotated[str | None, typer.Option(help="Update text for the timeline")] = None,
+    status: Annotated[str | None, typer.Option(help="New status")] = None,
+    impact: Annotated[str | None, typer.Option(help="New impact")] = None,
+    name: Annotated[str | None, typer.Option(help="New title")] = None,
+    component: ComponentOption = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Post an update or change status, impact, title or affected components."""
+    with _change(_settings(db, catalog)) as conn:
+        lifecycle.update_incident(
+            conn,
+            incident_id,
+            actor="cli",
+            now=SystemClock().now(),
+            message=message,
+            status=status,
+            impact=impact,
+            name=name,
+            components_status=_parse_components(component),
+        )
+    out.print(f"{incident_id} updated")
+
+
+@incident_app.command("resolve")
+def incident_resolve(
+    incident_id: Annotated[str, typer.Argument(help="Incident id")],
+    message: Annotated[str | None, typer.Option(help="Closing update")] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Resolve an incident (its components return to operational unless another incident holds them)."""
+    with _change(_settings(db, catalog)) as conn:
+        lifecycle.resolve_incident(conn, incident_id, actor="cli", now=SystemClock().now(), message=message)
+    out.print(f"{incident_id} resolved")
+
+
+def _print_incidents(rows: list, title: str) -> None:
+    table = Table(title=title)
+    for column in ("id", "service", "status", "impact", "name", "started"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.service_id,
+            row.status,
+            row.impact,
+            row.name,
+            row.started_at.isoformat(timespec="minutes"),
+        )
+    out.print(table)
+
+
+@incident_app.command("list")
+def incident_list(
+    service: Annotated[str | None, typer.Option(help="Only this service")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include resolved incidents")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many")] = 50,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """List open incidents (or all with --all), newest first."""
+    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+        rows = load_incidents(conn, unresolved=not all_, service_id=service, limit=limit)
+    _print_incidents(rows, "Incidents" if all_ else "Open incidents")
+
+
+# -- maintenance ---------------------------------------------------------------------------------------
+
+
+@maintenance_app.command("schedule")
+def maintenance_schedule(
+    service: Annotated[str, typer.Option(help="Service id from the catalog")],
+    name: Annotated[str, typer.Option(help="Title")],
+    message: Annotated[str, typer.Option(help="What will happen")],
+    start: Annotated[str, typer.Option(help="ISO 8601 with offset")],
+    end: Annotated[str, typer.Option(help="ISO 8601 with offset")],
+    component: Annotated[
+        list[str] | None, typer.Option("--component", "-c", help="Component slug, repeatable")
+    ] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Schedule maintenance; it starts and completes itself on time."""
+    scheduled_for, scheduled_until = _parse_time("--start", start), _parse_time("--end", end)
+    with _change(_settings(db, catalog)) as conn:
+        maintenance_id = lifecycle.schedule_maintenance(
+            conn,
+            service_id=service,
+            name=name,
+            message=message,
+            scheduled_for=scheduled_for,
+            scheduled_until=scheduled_until,
+            component_slugs=component or [],
+            actor="cli",
+            now=SystemClock().now(),
+        )
+    out.print(maintenance_id)
+
+
+@maintenance_app.command("list")
+def maintenance_list(
+    all_: Annotated[bool, typer.Option("--all", help="Include completed maintenance")] = False,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """List upcoming and active maintenance (or all with --all)."""
+    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+        rows = load_incidents(conn, kind="maintenance", unresolved=not all_)
+    _print_incidents(rows, "Maintenance")
+
+
+@app.command()
+def token(db: DbOption = None) -> None:
+    """Print the admin token the server uses (DOWNRADAR_ADMIN_TOKEN, or the one generated and stored)."""
+    settings = _settings(db)
+    if settings.admin_token:
+        out.print(settings.admin_token)
+        return
+    with _database(settings) as engine, engine.begin() as conn:
+        out.print(get_or_create(conn, "admin_token"))
+
+
+def main() -> None:  # pragma: no cover - console script shim for `python -m downradar`
+    app(prog_name="downradar")
+    sys.exit(0)

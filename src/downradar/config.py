@@ -1,0 +1,41 @@
+"""Settings: DOWNRADAR_* environment variables, one Settings object passed everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_CATALOG = Path(__file__).with_name("demo_catalog.toml")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOWNRADAR_", extra="ignore")
+
+    db: str = Field(default="sqlite:///data/downradar.db", description="SQLAlchemy database URL")
+    admin_token: str | None = Field(default=None, description="Bearer token for the admin API")
+    ingest_token: str | None = Field(default=None, description="Bearer token allowed to use bulk intake")
+    catalog: Path = Field(default=DEMO_CATALOG, description="Catalog TOML file")
+    secret: str | None = Field(
+        default=None,
+        description="Salt for hashing client addresses; generated and stored in the database when unset",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    report_rate_limit: str = Field(
+        default="20/minute", description="Per-address limit on single reports (limits notation)"
+    )
+    dedup_minutes: int = Field(default=15, description="Only a client's first report per service counts")
+    max_batch: int = Field(default=5000, description="Largest group-commit transaction, in reports")
+    log_format: str = Field(default="text", description="text or json")
+
+
+def database_url(raw: str) -> str:
+    """Normalise a user-given URL: plain postgresql:// means psycopg 3, and SQLite paths get a folder."""
+    if raw.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + raw.split("://", 1)[1]
+    if raw.startswith("sqlite:///") and not raw.startswith("sqlite:///:memory:"):
+        path = Path(raw.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return raw

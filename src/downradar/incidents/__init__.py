@@ -1,0 +1,20 @@
+"""Incident lifecycle, maintenance windows and the audit of every change. Detection and humans share it."""
+
+from downradar.incidents.errors import IncidentError, NotFound
+from downradar.incidents.lifecycle import (
+    advance_maintenances,
+    open_incident,
+    resolve_incident,
+    schedule_maintenance,
+    update_incident,
+)
+
+__all__ = [
+    "IncidentError",
+    "NotFound",
+    "advance_maintenances",
+    "open_incident",
+    "resolve_incident",
+    "schedule_maintenance",
+    "update_incident",
+]

@@ -1,0 +1,418 @@
+"""Open, update and resolve incidents; schedule and advance maintenance. One code path for every caller.
+
+Each change writes the incident row, an update for the timeline (with the component changes it caused),
+the affected components' new statuses, and an audit entry, all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+
+from downradar.incidents import audit
+from downradar.incidents.errors import IncidentError, NotFound
+from downradar.model import (
+    CLOSED_STATUSES,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+    MaintenanceStatus,
+    worst_component_status,
+)
+from downradar.store.schema import components, incident_components, incident_updates, incidents, services
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+MAX_NAME = 300
+MAX_BODY = 20_000
+ACTIVE_MAINTENANCE = ("in_progress", "verifying")
+INCIDENT_IMPACTS = tuple(i.value for i in Impact if i is not Impact.maintenance)
+
+
+def new_id() -> str:
+    """A 12-character lowercase id, like Statuspage's."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(12))
+
+
+def open_incident(
+    conn: Connection,
+    *,
+    service_id: str,
+    name: str,
+    message: str,
+    status: str = "investigating",
+    impact: str = "minor",
+    components_status: Mapping[str, str] | None = None,
+    actor: str,
+    now: datetime,
+    source: str = "manual",
+    started_at: datetime | None = None,
+) -> str:
+    _require_service(conn, service_id)
+    name = _check_name(name)
+    status = _check_enum("status", status, IncidentStatus)
+    impact = _check_impact(impact)
+    wanted = _check_components(conn, service_id, components_status or {})
+    incident_id = new_id()
+    closed = status in CLOSED_STATUSES
+    conn.execute(
+        incidents.insert().values(
+            id=incident_id,
+            service_id=service_id,
+            kind="incident",
+            name=name,
+            status=status,
+            impact=impact,
+            source=source,
+            created_at=now,
+            updated_at=now,
+            started_at=started_at or now,
+            monitoring_at=now if status == "monitoring" else None,
+            resolved_at=now if closed else None,
+            scheduled_for=None,
+            scheduled_until=None,
+            auto_transition=False,
+        )
+    )
+    changes = _set_incident_components(conn, incident_id, wanted, now)
+    _add_update(conn, incident_id, status, _check_body(message), changes, now)
+    audit.record(
+        conn,
+        at=now,
+        actor=actor,
+        action="incident.opened",
+        entity="incident",
+        entity_id=incident_id,
+        detail={
+            "service": service_id,
+            "name": name,
+            "status": status,
+            "impact": impact,
+            "source": source,
+            "components": dict(wanted),
+        },
+    )
+    return incident_id
+
+
+def update_incident(
+    conn: Connection,
+    incident_id: str,
+    *,
+    actor: str,
+    now: datetime,
+    name: str | None = None,
+    status: str | None = None,
+    impact: str | None = None,
+    message: str | None = None,
+    components_status: Mapping[str, str] | None = None,
+) -> None:
+    row = _require_incident(conn, incident_id)
+    kind = row["kind"]
+    changes: dict[str, Any] = {}
+    if name is not None and name != row["name"]:
+        changes["name"] = _check_name(name)
+    if status is not None and status != row["status"]:
+        enum = IncidentStatus if kind == "incident" else MaintenanceStatus
+        changes["status"] = _check_enum("status", status, enum)
+    if impact is not None and impact != row["impact"]:
+        if kind == "maintenance":
+            raise IncidentError("impact", "maintenance always has impact 'maintenance'")
+        changes["impact"] = _check_impact(impact)
+    wanted = (
+        _check_components(conn, row["service_id"], components_status)
+        if components_status is not None
+        else None
+    )
+    body = _check_body(message) if message is not None else None
+    if not changes and wanted is None and body is None:
+        raise IncidentError("body", "nothing to change: give status, impact, name, message or components")
+
+    new_status = changes.get("status", row["status"])
+    if "status" in changes:
+        if new_status == "monitoring" and row["monitoring_at"] is None:
+            changes["monitoring_at"] = now
+        if new_status in CLOSED_STATUSES:
+            if row["resolved_at"] is None:
+                changes["resolved_at"] = now
+        else:
+            changes["resolved_at"] = None  # reopened
+    changes["updated_at"] = now
+    conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**changes))
+
+    if wanted is not None:
+        component_changes = _set_incident_components(conn, incident_id, wanted, now)
+    else:
+        component_changes = _recompute(conn, _incident_component_ids(conn, incident_id), now)
+    if body is not None or "status" in changes or component_changes:
+        _add_update(conn, incident_id, new_status, body or _default_body(new_status), component_changes, now)
+    action = (
+        f"{kind}.resolved" if new_status in CLOSED_STATUSES and "status" in changes else f"{kind}.updated"
+    )
+    detail = {
+        key: value.isoformat() if isinstance(value, datetime) else value for key, value in changes.items()
+    }
+    if wanted is not None:
+        detail["components"] = dict(wanted)
+    if body is not None:
+        detail["message"] = body
+    audit.record(conn, at=now, actor=actor, action=action, entity=kind, entity_id=incident_id, detail=detail)
+
+
+def resolve_incident(
+    conn: Connection, incident_id: str, *, actor: str, now: datetime, message: str | None = None
+) -> None:
+    row = _require_incident(conn, incident_id)
+    final = "resolved" if row["kind"] == "incident" else "completed"
+    if row["status"] in CLOSED_STATUSES:
+        raise IncidentError("status", f"{row['kind']} {incident_id} is already {row['status']}")
+    update_incident(
+        conn, incident_id, actor=actor, now=now, status=final, message=message or _default_body(final)
+    )
+
+
+def schedule_maintenance(
+    conn: Connection,
+    *,
+    service_id: str,
+    name: str,
+    message: str,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    component_slugs: Iterable[str] = (),
+    auto_transition: bool = True,
+    actor: str,
+    now: datetime,
+) -> str:
+    _require_service(conn, service_id)
+    name = _check_name(name)
+    if scheduled_until <= scheduled_for:
+        raise IncidentError("scheduled_until", "must be after scheduled_for")
+    wanted = _check_components(conn, service_id, {slug: "under_maintenance" for slug in component_slugs})
+    maintenance_id = new_id()
+    conn.execute(
+        incidents.insert().values(
+            id=maintenance_id,
+            service_id=service_id,
+            kind="maintenance",
+            name=name,
+            status="scheduled",
+            impact="maintenance",
+            source="manual",
+            created_at=now,
+            updated_at=now,
+            started_at=scheduled_for,
+            monitoring_at=None,
+            resolved_at=None,
+            scheduled_for=scheduled_for,
+            scheduled_until=scheduled_until,
+            auto_transition=auto_transition,
+        )
+    )
+    changes = _set_incident_components(conn, maintenance_id, wanted, now)
+    _add_update(conn, maintenance_id, "scheduled", _check_body(message), changes, now)
+    audit.record(
+        conn,
+        at=now,
+        actor=actor,
+        action="maintenance.scheduled",
+        entity="maintenance",
+        entity_id=maintenance_id,
+        detail={
+            "service": service_id,
+            "name": name,
+            "scheduled_for": scheduled_for.isoformat(),
+            "scheduled_until": scheduled_until.isoformat(),
+            "components": sorted(wanted),
+        },
+    )
+    if auto_transition:
+        advance_maintenances(conn, now)
+    return maintenance_id
+
+
+def advance_maintenances(conn: Connection, now: datetime, actor: str = "scheduler") -> list[str]:
+    """Start maintenance whose window has begun and complete maintenance whose window has ended."""
+    rows = conn.execute(
+        select(
+            incidents.c.id, incidents.c.status, incidents.c.scheduled_for, incidents.c.scheduled_until
+        ).where(
+            incidents.c.kind == "maintenance",
+            incidents.c.auto_transition.is_(True),
+            incidents.c.status.in_(("scheduled", "in_progress", "verifying")),
+        )
+    ).all()
+    moved = []
+    for row in rows:
+        if row.scheduled_until <= now:
+            update_incident(
+                conn,
+                row.id,
+                actor=actor,
+                now=now,
+                status="completed",
+                message="The scheduled maintenance has been completed.",
+            )
+            moved.append(row.id)
+        elif row.status == "scheduled" and row.scheduled_for <= now:
+            update_incident(
+                conn,
+                row.id,
+                actor=actor,
+                now=now,
+                status="in_progress",
+                message="Scheduled maintenance is currently in progress.",
+            )
+            moved.append(row.id)
+    return moved
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _require_service(conn: Connection, service_id: str) -> None:
+    if conn.scalar(select(services.c.id).where(services.c.id == service_id)) is None:
+        raise NotFound(f"unknown service {service_id!r}")
+
+
+def _require_incident(conn: Connection, incident_id: str) -> Mapping[str, Any]:
+    row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
+    if row is None:
+        raise NotFound(f"unknown incident {incident_id!r}")
+    return row
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise IncidentError("name", "must not be empty")
+    if len(name) > MAX_NAME:
+        raise IncidentError("name", f"at most {MAX_NAME} characters")
+    return name
+
+
+def _check_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise IncidentError("message", "must not be empty")
+    if len(body) > MAX_BODY:
+        raise IncidentError("message", f"at most {MAX_BODY} characters")
+    return body
+
+
+def _check_enum(field: str, value: str, enum: type) -> str:
+    try:
+        return enum(value).value
+    except ValueError:
+        allowed = "|".join(member.value for member in enum)
+        raise IncidentError(field, f"{value!r} is not one of {allowed}") from None
+
+
+def _check_impact(impact: str) -> str:
+    if impact not in INCIDENT_IMPACTS:
+        raise IncidentError("impact", f"{impact!r} is not one of {'|'.join(INCIDENT_IMPACTS)}")
+    return impact
+
+
+def _check_components(conn: Connection, service_id: str, wanted: Mapping[str, str]) -> dict[str, str]:
+    known = dict(
+        conn.execute(
+            select(components.c.slug, components.c.id).where(components.c.service_id == service_id)
+        ).all()
+    )
+    checked: dict[str, str] = {}
+    for slug, status in wanted.items():
+        if slug not in known:
+            raise IncidentError(f"components.{slug}", f"unknown component {slug!r} of service {service_id!r}")
+        checked[known[slug]] = _check_enum(f"components.{slug}", status, ComponentStatus)
+    return checked
+
+
+def _incident_component_ids(conn: Connection, incident_id: str) -> list[str]:
+    query = select(incident_components.c.component_id).where(incident_components.c.incident_id == incident_id)
+    return list(conn.scalars(query))
+
+
+def _set_incident_components(
+    conn: Connection, incident_id: str, wanted: Mapping[str, str], now: datetime
+) -> list[dict[str, str]]:
+    before = _incident_component_ids(conn, incident_id)
+    conn.execute(delete(incident_components).where(incident_components.c.incident_id == incident_id))
+    if wanted:
+        conn.execute(
+            incident_components.insert(),
+            [{"incident_id": incident_id, "component_id": cid, "status": st} for cid, st in wanted.items()],
+        )
+    return _recompute(conn, set(before) | set(wanted), now)
+
+
+def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) -> list[dict[str, str]]:
+    """Set each component to the worst status any open incident or active maintenance gives it."""
+    ids = sorted(set(component_ids))
+    if not ids:
+        return []
+    claims = conn.execute(
+        select(
+            incident_components.c.component_id,
+            incident_components.c.status,
+            incidents.c.kind,
+            incidents.c.status.label("incident_status"),
+        )
+        .join(incidents, incidents.c.id == incident_components.c.incident_id)
+        .where(incident_components.c.component_id.in_(ids))
+    ).all()
+    claimed: dict[str, list[str]] = {cid: [] for cid in ids}
+    for claim in claims:
+        if claim.kind == "incident" and claim.incident_status not in CLOSED_STATUSES:
+            claimed[claim.component_id].append(claim.status)
+        elif claim.kind == "maintenance" and claim.incident_status in ACTIVE_MAINTENANCE:
+            claimed[claim.component_id].append(ComponentStatus.under_maintenance.value)
+    current = conn.execute(
+        select(components.c.id, components.c.name, components.c.status).where(components.c.id.in_(ids))
+    ).all()
+    changes = []
+    for row in current:
+        new_status = worst_component_status(claimed[row.id])
+        if new_status != row.status:
+            conn.execute(
+                update(components).where(components.c.id == row.id).values(status=new_status, updated_at=now)
+            )
+            changes.append(
+                {"code": row.id, "name": row.name, "old_status": row.status, "new_status": new_status}
+            )
+    return changes
+
+
+def _add_update(
+    conn: Connection, incident_id: str, status: str, body: str, changes: list[dict[str, str]], now: datetime
+) -> None:
+    conn.execute(
+        incident_updates.insert().values(
+            id=new_id(),
+            incident_id=incident_id,
+            status=status,
+            body=body,
+            created_at=now,
+            updated_at=now,
+            display_at=now,
+            affected_components=changes,
+        )
+    )
+
+
+def _default_body(status: str) -> str:
+    return {
+        "investigating": "We are investigating this issue.",
+        "identified": "The issue has been identified and a fix is being implemented.",
+        "monitoring": "A fix has been implemented and we are monitoring the results.",
+        "resolved": "This incident has been resolved.",
+        "postmortem": "A postmortem has been published.",
+        "scheduled": "Maintenance has been scheduled.",
+        "in_progress": "Scheduled maintenance is currently in progress.",
+        "verifying": "Verification is currently underway for the maintenance items.",
+        "completed": "The scheduled maintenance has been completed.",
+    }[status]

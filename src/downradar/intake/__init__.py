@@ -1,0 +1,1 @@
+"""Report intake: validation, client hashing, per-address limits, dedup and the group-commit writer."""

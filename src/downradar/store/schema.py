@@ -1,0 +1,148 @@
+"""The tables. Alembic migrations under migrations/ create exactly these (a test checks they agree)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from downradar.store.types import BigId, UTCDateTime
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("url", Text),
+    Column("position", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per service component; `id` is "<service>.<component>" so it is unique on the whole page.
+components = Table(
+    "components",
+    metadata,
+    Column("id", String(140), primary_key=True),
+    Column("service_id", String(64), ForeignKey("services.id"), nullable=False),
+    Column("slug", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("group_name", String(200)),
+    Column("position", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("showcase", Boolean, nullable=False),
+    Column("only_show_if_degraded", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("service_id", "slug", name="uq_components_service_slug"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("service_id", String(64), ForeignKey("services.id"), nullable=False),
+    Column("component", String(64), nullable=False),
+    Column("region", String(8), nullable=False),
+    Column("symptom", String(64), nullable=False),
+    Column("client", String(128), nullable=False),
+    Column("comment", Text),
+    Column("duplicate", Boolean, nullable=False),
+    Column("source", String(8), nullable=False),
+    Index("ix_reports_service_ts", "service_id", "ts"),
+    Index("ix_reports_service_client_ts", "service_id", "client", "ts"),
+)
+
+# Per-minute roll-up of reports. `reports` counts every accepted report; `clients` counts distinct
+# reporters (a client's first report per service in the dedup window), the volume that matters.
+report_minutes = Table(
+    "report_minutes",
+    metadata,
+    Column("service_id", String(64), ForeignKey("services.id"), primary_key=True),
+    Column("minute", UTCDateTime, primary_key=True),
+    Column("component", String(64), primary_key=True),
+    Column("region", String(8), primary_key=True),
+    Column("symptom", String(64), primary_key=True),
+    Column("reports", Integer, nullable=False),
+    Column("clients", Integer, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("service_id", String(64), ForeignKey("services.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # incident | maintenance
+    Column("name", String(300), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("impact", String(16), nullable=False),
+    Column("source", String(16), nullable=False),  # manual | detector
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("monitoring_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("scheduled_for", UTCDateTime),
+    Column("scheduled_until", UTCDateTime),
+    Column("auto_transition", Boolean, nullable=False),
+    Index("ix_incidents_kind_created", "kind", "created_at"),
+    Index("ix_incidents_status", "status"),
+)
+
+incident_components = Table(
+    "incident_components",
+    metadata,
+    Column("incident_id", String(16), ForeignKey("incidents.id"), primary_key=True),
+    Column("component_id", String(140), ForeignKey("components.id"), primary_key=True),
+    Column("status", String(32), nullable=False),
+)
+
+incident_updates = Table(
+    "incident_updates",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("incident_id", String(16), ForeignKey("incidents.id"), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("display_at", UTCDateTime, nullable=False),
+    Column("affected_components", JSON, nullable=False),
+    Index("ix_incident_updates_incident", "incident_id", "created_at"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(140), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_entity", "entity", "entity_id"),
+)

@@ -1,0 +1,193 @@
+"""Admin API: open, update and resolve incidents, schedule maintenance, read the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from downradar import incidents as lifecycle
+from downradar.incidents import NotFound, audit
+from downradar.incidents.queries import load_incidents, load_services
+from downradar.web.auth import require_admin
+from downradar.web.responses import JSON
+from downradar.web.runtime import Runtime, runtime
+from downradar.web.statuspage import StatuspageFormatter
+
+router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(require_admin)])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentCreate(_Body):
+    service: str
+    name: str
+    message: str
+    status: str = "investigating"
+    impact: str = "minor"
+    components: dict[str, str] = Field(default_factory=dict, description="component slug → component status")
+    started_at: AwareDatetime | None = None
+
+
+class IncidentChange(_Body):
+    name: str | None = None
+    status: str | None = None
+    impact: str | None = None
+    message: str | None = None
+    components: dict[str, str] | None = None
+
+
+class IncidentUpdatePost(_Body):
+    message: str
+    status: str | None = None
+    components: dict[str, str] | None = None
+
+
+class IncidentResolve(_Body):
+    message: str | None = None
+
+
+class MaintenanceCreate(_Body):
+    service: str
+    name: str
+    message: str
+    scheduled_for: AwareDatetime
+    scheduled_until: AwareDatetime
+    components: list[str] = Field(default_factory=list, description="component slugs under maintenance")
+    auto_transition: bool = True
+
+
+def incident_json(rt: Runtime, incident_id: str) -> dict[str, Any]:
+    with rt.engine.connect() as conn:
+        found = load_incidents(conn, kind="any", ids=[incident_id])
+        if not found:
+            raise NotFound(f"unknown incident {incident_id!r}")
+        by_id = {c.id: c for s in load_services(conn, found[0].service_id) for c in s.components}
+    body = StatuspageFormatter(rt.catalog.page).incident(found[0], by_id)
+    body["service"] = found[0].service_id
+    body["kind"] = found[0].kind
+    body["source"] = found[0].source
+    return body
+
+
+@router.post("/incidents", status_code=201, summary="Open an incident")
+def create_incident(request: Request, body: IncidentCreate) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        incident_id = lifecycle.open_incident(
+            conn,
+            service_id=body.service,
+            name=body.name,
+            message=body.message,
+            status=body.status,
+            impact=body.impact,
+            components_status=body.components,
+            started_at=body.started_at,
+            actor="admin",
+            now=rt.clock.now(),
+        )
+    return JSON(incident_json(rt, incident_id), status_code=201)
+
+
+@router.get("/incidents", summary="Incidents and maintenance, newest first")
+def list_incidents(
+    request: Request,
+    service: str | None = None,
+    unresolved: bool = False,
+    kind: str = Query("incident", pattern="^(incident|maintenance|any)$"),
+    limit: int = Query(50, ge=1, le=500),
+) -> JSON:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        ids = [
+            i.id
+            for i in load_incidents(conn, kind=kind, unresolved=unresolved, service_id=service, limit=limit)
+        ]
+    return JSON({"incidents": [incident_json(rt, i) for i in ids]})
+
+
+@router.get("/incidents/{incident_id}", summary="One incident or maintenance with its timeline")
+def get_incident(request: Request, incident_id: str) -> JSON:
+    return JSON(incident_json(runtime(request), incident_id))
+
+
+def _change(rt: Runtime, incident_id: str, **changes: Any) -> JSON:
+    with rt.engine.begin() as conn:
+        lifecycle.update_incident(conn, incident_id, actor="admin", now=rt.clock.now(), **changes)
+    return JSON(incident_json(rt, incident_id))
+
+
+@router.patch("/incidents/{incident_id}", summary="Change an incident's name, status, impact or components")
+def patch_incident(request: Request, incident_id: str, body: IncidentChange) -> JSON:
+    return _change(
+        runtime(request),
+        incident_id,
+        name=body.name,
+        status=body.status,
+        impact=body.impact,
+        message=body.message,
+        components_status=body.components,
+    )
+
+
+@router.post("/incidents/{incident_id}/updates", summary="Post an update to the incident's timeline")
+def post_update(request: Request, incident_id: str, body: IncidentUpdatePost) -> JSON:
+    return _change(
+        runtime(request),
+        incident_id,
+        message=body.message,
+        status=body.status,
+        components_status=body.components,
+    )
+
+
+@router.post("/incidents/{incident_id}/resolve", summary="Resolve an incident (or complete maintenance)")
+def resolve(request: Request, incident_id: str, body: IncidentResolve | None = None) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        lifecycle.resolve_incident(
+            conn, incident_id, actor="admin", now=rt.clock.now(), message=body.message if body else None
+        )
+    return JSON(incident_json(rt, incident_id))
+
+
+@router.post("/maintenances", status_code=201, summary="Schedule maintenance")
+def create_maintenance(request: Request, body: MaintenanceCreate) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        maintenance_id = lifecycle.schedule_maintenance(
+            conn,
+            service_id=body.service,
+            name=body.name,
+            message=body.message,
+            scheduled_for=body.scheduled_for,
+            scheduled_until=body.scheduled_until,
+            component_slugs=body.components,
+            auto_transition=body.auto_transition,
+            actor="admin",
+            now=rt.clock.now(),
+        )
+    return JSON(incident_json(rt, maintenance_id), status_code=201)
+
+
+@router.patch("/maintenances/{maintenance_id}", summary="Change a maintenance's status or post an update")
+def patch_maintenance(request: Request, maintenance_id: str, body: IncidentChange) -> JSON:
+    return patch_incident(request, maintenance_id, body)
+
+
+@router.get("/audit", summary="The audit log, newest first")
+def audit_log(
+    request: Request,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> JSON:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        rows = audit.entries(conn, entity=entity, entity_id=entity_id, limit=limit)
+    for row in rows:
+        row["at"] = row["at"].isoformat()
+    return JSON({"entries": rows})

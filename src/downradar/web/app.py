@@ -1,0 +1,124 @@
+"""Building the application: lifespan (migrate, sync catalog, start the writer), routers, middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, func, select
+
+from downradar import __version__
+from downradar.catalog import load_catalog
+from downradar.clock import Clock, SystemClock
+from downradar.config import Settings
+from downradar.incidents import advance_maintenances
+from downradar.intake.group_commit import GroupCommitWriter
+from downradar.intake.ratelimit import ReportRateLimiter
+from downradar.intake.report_store import ReportStore
+from downradar.model import CLOSED_STATUSES
+from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import sync_catalog
+from downradar.store.meta import get_or_create
+from downradar.store.schema import incidents
+from downradar.web import admin_api, errors, ops, pages, reports_api, statuspage_api
+from downradar.web.metrics import LatencyMiddleware, Metrics
+from downradar.web.runtime import Runtime
+
+log = logging.getLogger("downradar.web")
+STATIC = Path(__file__).with_name("static")
+MAINTENANCE_TICK_SECONDS = 20
+
+
+def open_incident_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(incidents.c.service_id, func.count())
+            .where(incidents.c.kind == "incident", incidents.c.status.not_in(CLOSED_STATUSES))
+            .group_by(incidents.c.service_id)
+        ).all()
+    return {service: int(n) for service, n in rows}
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalog = load_catalog(settings.catalog)
+        engine = make_engine(settings.db)
+        upgrade(engine)
+        with engine.begin() as conn:
+            sync_catalog(conn, catalog, clock.now())
+            secret = settings.secret or get_or_create(conn, "client_secret")
+            admin_token = settings.admin_token or get_or_create(conn, "admin_token")
+        store = ReportStore(engine, dedup_window=timedelta(minutes=settings.dedup_minutes))
+        writer = GroupCommitWriter(store, max_batch=settings.max_batch)
+        await writer.start()
+        app.state.runtime = Runtime(
+            settings=settings,
+            catalog=catalog,
+            engine=engine,
+            clock=clock,
+            writer=writer,
+            limiter=ReportRateLimiter(settings.report_rate_limit),
+            metrics=Metrics(lambda: open_incident_counts(engine)),
+            secret=secret,
+            admin_token=admin_token,
+            component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
+        )
+        ticker = asyncio.create_task(_advance_maintenance_forever(engine, clock))
+        log.info(
+            "downradar %s serving %d services from %s",
+            __version__,
+            len(catalog.services),
+            engine.url.render_as_string(),
+        )
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await writer.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Downradar",
+        version=__version__,
+        description="Crowdsourced outage detection with a Statuspage-compatible API.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(reports_api.router)
+    app.include_router(admin_api.router)
+    app.include_router(statuspage_api.router)
+    app.include_router(ops.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(
+        LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics
+    )
+    return app
+
+
+async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:
+    """Start and complete auto-transitioning maintenance windows on time."""
+    while True:
+        try:
+            await asyncio.to_thread(_advance_once, engine, clock)
+        except Exception:
+            log.exception("maintenance tick failed; retrying")
+        await asyncio.sleep(MAINTENANCE_TICK_SECONDS)
+
+
+def _advance_once(engine: Engine, clock: Clock) -> None:
+    with engine.begin() as conn:
+        advance_maintenances(conn, clock.now())

@@ -1,0 +1,59 @@
+"""One error shape for every 4xx: {"error": one line, "errors": [{"field", "message"}]}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from downradar.incidents import IncidentError, NotFound
+from downradar.intake.validation import ReportError
+from downradar.web.responses import JSON
+
+
+def error_response(
+    status: int,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSON:
+    body: dict[str, Any] = {"error": message}
+    if errors:
+        body["errors"] = errors
+    return JSON(body, status_code=status, headers=headers)
+
+
+def _request_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    out = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.append({"field": ".".join(loc) or "body", "message": message})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSON:
+        errors = _request_errors(exc)
+        return error_response(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+
+    @app.exception_handler(ReportError)
+    async def _report(_: Request, exc: ReportError) -> JSON:
+        return error_response(422, str(exc), exc.errors)
+
+    @app.exception_handler(IncidentError)
+    async def _incident(_: Request, exc: IncidentError) -> JSON:
+        return error_response(422, str(exc), [{"field": exc.field, "message": exc.message}])
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSON:
+        return error_response(404, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))

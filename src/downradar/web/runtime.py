@@ -1,0 +1,33 @@
+"""What a running server holds: settings, catalog, database, writer, limiter, clock and metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from downradar.catalog import Catalog
+from downradar.clock import Clock
+from downradar.config import Settings
+from downradar.intake.group_commit import GroupCommitWriter
+from downradar.intake.ratelimit import ReportRateLimiter
+from downradar.web.metrics import Metrics
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    engine: Engine
+    clock: Clock
+    writer: GroupCommitWriter
+    limiter: ReportRateLimiter
+    metrics: Metrics
+    secret: str
+    admin_token: str
+    component_slugs: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
