@@ -1,0 +1,144 @@
+"""Shared fixtures: a database per test (SQLite always, PostgreSQL when reachable) and a real server.
+
+PostgreSQL: DOWNRADAR_TEST_PG (a URL to a server where we may create databases) or, failing that,
+postgresql://postgres@127.0.0.1:5432/test. When neither answers, PostgreSQL cases skip with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from downradar.config import Settings
+from downradar.web import create_app
+
+ADMIN_TOKEN = "test-admin-token"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get("DOWNRADAR_TEST_PG") or DEFAULT_PG
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1) if url.startswith("postgresql://") else url
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 2}, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception:
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str | None:
+    return _pg_admin_url()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str | None) -> Iterator[str]:
+    """A fresh, empty database for one test, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'downradar.db'}"
+        return
+    if pg_admin_url is None:
+        pytest.skip("PostgreSQL not reachable (set DOWNRADAR_TEST_PG or run one on 127.0.0.1:5432)")
+    name = f"downradar_test_{secrets.token_hex(4)}"
+    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    """A real Uvicorn server on 127.0.0.1 running the app in a thread."""
+
+    base_url: str
+    settings: Settings
+    app: Any
+    _server: uvicorn.Server
+    _thread: threading.Thread
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+
+
+def start_server(settings: Settings, clock: Any = None) -> LiveServer:
+    app = create_app(settings, clock=clock)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, app, server, thread)
+
+
+def make_settings(db_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "db": db_url,
+        "admin_token": ADMIN_TOKEN,
+        "secret": "test-secret",
+        "report_rate_limit": "1000/second",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def server(db_url: str) -> Iterator[LiveServer]:
+    live = start_server(make_settings(db_url))
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def client(server: LiveServer) -> Iterator[httpx.Client]:
+    with server.client() as http:
+        yield http
