@@ -263,7 +263,7 @@ def incident_resolve(
 def _print_incidents(rows: list, title: str) -> None:
     table = Table(title=title)
     for column in ("id", "service", "status", "impact", "name", "started"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "name")
     for row in rows:
         table.add_row(
             row.id,
