@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from downradar.store.schema import audit_log
+
+log = logging.getLogger("downradar.audit")
 
 
 def record(
@@ -20,6 +23,13 @@ def record(
     entity_id: str,
     detail: dict[str, Any],
 ) -> None:
+    log.info(
+        "%s %s by %s",
+        action,
+        entity_id,
+        actor,
+        extra={"action": action, "entity_id": entity_id, "actor": actor},
+    )
     conn.execute(
         audit_log.insert().values(
             at=at, actor=actor, action=action, entity=entity, entity_id=entity_id, detail=detail
