@@ -75,8 +75,11 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
     return out
 
 
-def parse_report(raw: bytes | str | dict[str, Any], *, allow_ts: bool) -> ReportIn:
-    """Parse one JSON report; raise ReportError naming each bad field."""
+def parse_report(raw: bytes | str | dict[str, Any], *, allow_ts: bool, require_ts: bool = False) -> ReportIn:
+    """Parse one JSON report; raise ReportError naming each bad field.
+
+    Live reports must not carry `ts` (allow_ts=False); bulk and replay lines must (require_ts=True).
+    """
     if not isinstance(raw, dict):
         try:
             raw = orjson.loads(raw)
@@ -96,6 +99,10 @@ def parse_report(raw: bytes | str | dict[str, Any], *, allow_ts: bool) -> Report
                     "message": "not accepted here: the server stamps arrival time (use bulk intake)",
                 }
             ]
+        )
+    if report.ts is None and require_ts:
+        raise ReportError(
+            [{"field": "ts", "message": "required here: RFC 3339 with a UTC offset, or epoch seconds"}]
         )
     return report
 

@@ -9,13 +9,13 @@ from fastapi import HTTPException, Request
 from downradar.web.runtime import runtime
 
 
-def _bearer(request: Request) -> str:
+def _bearer(request: Request, needs: str = "admin token") -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPException(
             401,
-            "missing admin token: send 'Authorization: Bearer <token>'",
+            f"missing {needs}: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return token.strip()
@@ -34,7 +34,7 @@ def require_admin(request: Request) -> str:
 
 def require_ingest(request: Request) -> str:
     rt = runtime(request)
-    token = _bearer(request)
+    token = _bearer(request, needs="admin or ingest token")
     if _matches(token, rt.admin_token):
         return "admin"
     if _matches(token, rt.settings.ingest_token):

@@ -85,7 +85,7 @@ async def post_bulk(request: Request, _actor: str = Depends(require_ingest)) -> 
         if not line.strip():
             continue
         try:
-            report = parse_report(line, allow_ts=True)
+            report = parse_report(line, allow_ts=True, require_ts=True)
             slugs = rt.component_slugs.get(report.service)
             if slugs is None:
                 raise ReportError([{"field": "service", "message": f"unknown service {report.service!r}"}])
