@@ -1,7 +1,406 @@
-"""HTML pages (server-rendered, no JavaScript needed)."""
+"""HTML pages (server-rendered, no JavaScript needed): the overview, one page per service with its report
+chart and the report form, and one page per incident or maintenance.
+
+Reads go through the same queries as the Statuspage API (load_services, load_incidents, page_status), so
+the page and the JSON never disagree. Reports go through `accept_report`, the JSON API's own path, so the
+form gets the same validation, rate limit and durable write.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from downradar.catalog import region_name
+from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
+from downradar.incidents.queries import (
+    ComponentView,
+    IncidentView,
+    ServiceView,
+    load_incidents,
+    load_services,
+    page_status,
+)
+from downradar.intake.validation import MAX_COMMENT, ReportError
+from downradar.store.report_series import Share, report_summary
+from downradar.web.chart import report_chart
+from downradar.web.reports_api import accept_report, client_address
+from downradar.web.runtime import Runtime, runtime
+from downradar.web.timefmt import iso, zone
 
 router = APIRouter(include_in_schema=False)
+TEMPLATES = Path(__file__).with_name("templates")
+HISTORY_DAYS = 14
+CHART_HOURS = 24
+FORM_FIELDS = ("symptom", "component", "region", "comment")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+# The pages load nothing from elsewhere and run no script; the policy makes that a promise to the browser.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+STATUS_LABELS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance",
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+    "postmortem": "Postmortem",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
+}
+IMPACT_LABELS = {
+    "none": "No impact",
+    "minor": "Minor",
+    "major": "Major",
+    "critical": "Critical",
+    "maintenance": "Maintenance",
+}
+# Only the default symptoms whose slug reads badly as words; the rest are shown as their slug in words.
+SYMPTOM_LABELS = {"error": "Errors", "login": "Login problems", "upload": "Upload problems"}
+FIELD_LABELS = {
+    "symptom": "Problem",
+    "component": "Component",
+    "region": "Region",
+    "comment": "Comment",
+    "service": "Service",
+    "body": "Form",
+}
+
+
+def _words(slug: str) -> str:
+    text = slug.replace("-", " ").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def status_label(value: str) -> str:
+    return STATUS_LABELS.get(value, _words(value))
+
+
+def impact_label(value: str) -> str:
+    return IMPACT_LABELS.get(value, _words(value))
+
+
+def symptom_label(value: str) -> str:
+    return SYMPTOM_LABELS.get(value, _words(value))
+
+
+def short_time(moment: datetime | None, time_zone: str) -> str:
+    """'Nov 22, 18:03 PST': what a reader of a status page needs, in the page's own zone."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(zone(time_zone))
+    return f"{local:%b} {local.day}, {local:%H:%M} {local.tzname()}"
+
+
+def day_label(day: date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def duration_label(start: datetime, end: datetime) -> str:
+    minutes = max(0, round((end - start).total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{hours // 24} days {hours % 24} h"
+
+
+def component_groups(
+    components: list[ComponentView], hide_quiet: bool = True
+) -> list[tuple[str | None, list[ComponentView]]]:
+    """Components under their optional sub-heading, in catalog order; with hide_quiet, those the catalog
+    shows only when degraded are left out while they are operational (the report form lists them all)."""
+    groups: dict[str | None, list[ComponentView]] = {}
+    for component in components:
+        if hide_quiet and component.only_show_if_degraded and component.status == "operational":
+            continue
+        groups.setdefault(component.group_name, []).append(component)
+    return list(groups.items())
+
+
+@jinja2.pass_context
+def _when(context: jinja2.runtime.Context, moment: datetime | None) -> str:
+    return short_time(moment, context["time_zone"])
+
+
+@jinja2.pass_context
+def _iso(context: jinja2.runtime.Context, moment: datetime | None) -> str:
+    return iso(moment, context["time_zone"]) or ""
+
+
+def _environment() -> jinja2.Environment:
+    # Autoescape everything, whatever the file name: user text (comments, incident bodies) lands here.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        when=_when,
+        iso=_iso,
+        status_label=status_label,
+        impact_label=impact_label,
+        symptom_label=symptom_label,
+        day_label=day_label,
+    )
+    env.globals.update(component_groups=component_groups, duration_label=duration_label)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    rt = runtime(request)
+    page = rt.catalog.page
+    now = rt.clock.now()
+    base = {
+        "page": page,
+        "time_zone": page.time_zone,
+        "zone_name": now.astimezone(zone(page.time_zone)).tzname(),
+        "now": now,
+    }
+    return templates.TemplateResponse(
+        request,
+        name,
+        {**base, **context},
+        status_code=status_code,
+        headers={**PAGE_HEADERS, **(headers or {})},
+    )
+
+
+def not_found(request: Request, message: str) -> HTMLResponse:
+    return render(request, "not_found.html", {"message": message}, status_code=404)
+
+
+def _split_maintenance(found: list[IncidentView]) -> tuple[list[IncidentView], list[IncidentView]]:
+    """(active, upcoming), each in window order."""
+    ordered = sorted(found, key=lambda m: (m.scheduled_for or m.started_at, m.id))
+    active = [m for m in ordered if m.status in ACTIVE_MAINTENANCE]
+    upcoming = [m for m in ordered if m.status == "scheduled"]
+    return active, upcoming
+
+
+def _history(found: list[IncidentView], today: date, time_zone: str) -> list[tuple[date, list[IncidentView]]]:
+    """The last HISTORY_DAYS days, newest first, each with the incidents that started on it."""
+    tz = zone(time_zone)
+    by_day: dict[date, list[IncidentView]] = {}
+    for incident in found:
+        by_day.setdefault(incident.started_at.astimezone(tz).date(), []).append(incident)
+    days = [today - timedelta(days=n) for n in range(HISTORY_DAYS)]
+    return [(day, sorted(by_day.get(day, []), key=lambda i: i.started_at, reverse=True)) for day in days]
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request) -> HTMLResponse:
+    rt = runtime(request)
+    time_zone = rt.catalog.page.time_zone
+    today = rt.clock.now().astimezone(zone(time_zone)).date()
+    first_day = today - timedelta(days=HISTORY_DAYS - 1)
+    since = datetime.combine(first_day, time(), tzinfo=zone(time_zone)).astimezone(UTC)
+    with rt.engine.connect() as conn:
+        services = load_services(conn)
+        open_incidents = load_incidents(conn, unresolved=True)
+        maintenance = load_incidents(conn, kind="maintenance", unresolved=True)
+        # `since` filters on created_at, never before started_at unless a start was set in the future.
+        recent = [i for i in load_incidents(conn, since=since) if i.started_at >= since]
+    indicator, description = page_status(services, open_incidents)
+    active, upcoming = _split_maintenance(maintenance)
+    return render(
+        request,
+        "overview.html",
+        {
+            "indicator": indicator,
+            "description": description,
+            "services": services,
+            "service_names": {s.id: s.name for s in services},
+            "open_incidents": open_incidents,
+            "active_maintenance": active,
+            "upcoming_maintenance": upcoming,
+            "history": _history(recent, today, time_zone),
+        },
+    )
+
+
+def _share_rows(shares: list[Share], label: Callable[[str], str]) -> list[dict[str, Any]]:
+    return [{"label": label(s.key), "percent": round(s.share * 100), "clients": s.clients} for s in shares]
+
+
+def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
+    """Everything the service page shows, or None when there is no such service."""
+    now = rt.clock.now()
+    with rt.engine.connect() as conn:
+        found = load_services(conn, service_id)
+        if not found:
+            return None
+        service: ServiceView = found[0]
+        open_incidents = load_incidents(conn, unresolved=True, service_id=service_id)
+        maintenance = load_incidents(conn, kind="maintenance", unresolved=True, service_id=service_id)
+        summary = report_summary(conn, service_id, now, CHART_HOURS)
+    entry = rt.catalog.service(service_id)
+    names = {c.slug: c.name for c in service.components}
+    names["other"] = "Other"
+    active, upcoming = _split_maintenance(maintenance)
+    peak = max((b.clients for b in summary.buckets), default=0)
+    return {
+        "service": service,
+        "website": service.url if service.url and service.url.startswith(("https://", "http://")) else None,
+        "open_incidents": open_incidents,
+        "active_maintenance": active,
+        "upcoming_maintenance": upcoming,
+        "chart": report_chart(
+            summary.buckets,
+            rt.catalog.page.time_zone,
+            title=f"Reports about {service.name} per 15 minutes, last {CHART_HOURS} hours",
+        ),
+        "total_reports": summary.total_clients,
+        "peak": peak,
+        "top_problems": _share_rows(summary.top_problems, symptom_label),
+        "top_components": _share_rows(summary.top_components, lambda key: names.get(key, key)),
+        "top_regions": _share_rows(summary.top_regions, lambda key: region_name(key) or key),
+        # The form only for services the catalog still lists: intake accepts no others.
+        "accepts_reports": entry is not None,
+        "symptoms": entry.symptoms if entry else [],
+        "regions": [(code, region_name(code) or code) for code in rt.catalog.regions],
+        "max_comment": MAX_COMMENT,
+        "form": dict.fromkeys(FORM_FIELDS, ""),
+        "form_errors": [],
+        "field_errors": {},
+        "reported": False,
+    }
+
+
+@router.get("/services/{service_id}", response_class=HTMLResponse)
+def service_page(request: Request, service_id: str) -> HTMLResponse:
+    context = service_context(runtime(request), service_id)
+    if context is None:
+        return not_found(request, f"There is no service called “{service_id}” on this page.")
+    context["reported"] = request.query_params.get("reported") == "1"
+    return render(request, "service.html", context)
+
+
+class FormRejected(Exception):
+    """A post that is not a usable web form at all (wrong type, too big, a file): its status and errors."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.errors = [{"field": "body", "message": message}]
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """The posted fields, trimmed; empty ones left out, because an empty choice means 'not given'."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        raise FormRejected(415, "send the report as a web form (application/x-www-form-urlencoded)")
+    try:
+        form = await request.form(max_files=0, max_fields=len(FORM_FIELDS) + 10, max_part_size=16 * 1024)
+    except StarletteHTTPException as exc:
+        raise FormRejected(exc.status_code, str(exc.detail)) from None
+    values: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise FormRejected(400, f"{key}: must be text, not a file")
+        # Browsers send a textarea's line breaks as CRLF but count each as one character for maxlength.
+        value = value.replace("\r\n", "\n").strip()
+        if value:
+            values[key] = value
+        else:
+            values.pop(key, None)
+    return values
+
+
+@router.post("/services/{service_id}/report", response_class=HTMLResponse)
+async def submit_report(request: Request, service_id: str) -> Response:
+    """Post-redirect-get: a 303 back to the service page on success, the form again with its errors if not."""
+    rt = runtime(request)
+    if service_id not in rt.component_slugs:
+        return not_found(request, f"There is no service called “{service_id}” to report.")
+    values: dict[str, str] = {}
+    try:
+        values = await read_form(request)
+        values.pop("service", None)  # the address names the service
+        outcome = await accept_report(rt, {"service": service_id, **values}, client_address(request))
+    except FormRejected as exc:
+        return await form_again(request, service_id, values, exc.errors, exc.status)
+    except ReportError as exc:
+        return await form_again(request, service_id, values, exc.errors, 422)
+    if outcome["status"] == 429:
+        errors = [{"field": "", "message": outcome["error"]}]
+        return await form_again(
+            request, service_id, values, errors, 429, {"Retry-After": str(outcome["retry_after"])}
+        )
+    if outcome["status"] != 202:
+        return not_found(request, outcome["error"])
+    return RedirectResponse(f"/services/{service_id}?reported=1#report", status_code=303)
+
+
+async def form_again(
+    request: Request,
+    service_id: str,
+    values: dict[str, str],
+    errors: list[dict[str, str]],
+    status: int,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """The service page with the reader's choices kept and each problem said next to the form."""
+    context = await run_in_threadpool(service_context, runtime(request), service_id)
+    if context is None:
+        return not_found(request, f"There is no service called “{service_id}” to report.")
+    context["form"] = {field: values.get(field, "") for field in FORM_FIELDS}
+    context["form_errors"] = [{**e, "label": FIELD_LABELS.get(e["field"], e["field"])} for e in errors]
+    context["field_errors"] = {e["field"]: e["message"] for e in errors if e["field"] in FORM_FIELDS}
+    return render(request, "service.html", context, status_code=status, headers=headers)
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(request: Request, incident_id: str) -> HTMLResponse:
+    rt = runtime(request)
+    with rt.engine.connect() as conn:
+        found = load_incidents(conn, kind="any", ids=[incident_id])
+        services = load_services(conn, found[0].service_id) if found else []
+    if not found:
+        return not_found(request, f"There is no incident or maintenance with the id “{incident_id}”.")
+    incident = found[0]
+    names = {c.id: c.name for s in services for c in s.components}
+    return render(
+        request,
+        "incident.html",
+        {
+            "incident": incident,
+            "service": services[0] if services else None,
+            "affected": [names.get(cid, cid) for cid in incident.component_ids],
+        },
+    )
