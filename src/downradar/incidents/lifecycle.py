@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from downradar.incidents import audit
 from downradar.incidents.errors import IncidentError, NotFound
@@ -390,6 +390,13 @@ def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) ->
 def _add_update(
     conn: Connection, incident_id: str, status: str, body: str, changes: list[dict[str, str]], now: datetime
 ) -> None:
+    # Timelines sort newest first by time; two updates in one instant (maintenance scheduled and started
+    # in one request, or a fixed replay clock) would tie, so a later update is stamped a microsecond later.
+    latest = conn.scalar(
+        select(func.max(incident_updates.c.created_at)).where(incident_updates.c.incident_id == incident_id)
+    )
+    if latest is not None and latest >= now:
+        now = latest + timedelta(microseconds=1)
     conn.execute(
         incident_updates.insert().values(
             id=new_id(),
