@@ -56,7 +56,7 @@ MAINTENANCE = {
 # -- one server per backend for the whole module ---------------------------------------------------------
 
 
-def _scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Iterator[str]:
+def scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'downradar.db'}"
         return
@@ -74,16 +74,24 @@ def _scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Iter
         admin.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+def module_server(
+    request: pytest.FixtureRequest, folder: Path, pg_admin_url: str | None, **settings: Any
 ) -> Iterator[LiveServer]:
-    for url in _scratch_database(request.param, tmp_path_factory.mktemp("bad-input"), pg_admin_url):
-        server = start_server(make_settings(url, ingest_token=INGEST_TOKEN))
+    """For a module-scoped fixture parametrised by backend: one server on a fresh database."""
+    for url in scratch_database(request.param, folder, pg_admin_url):
+        server = start_server(make_settings(url, **settings))
         try:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+) -> Iterator[LiveServer]:
+    folder = tmp_path_factory.mktemp("bad-input")
+    yield from module_server(request, folder, pg_admin_url, ingest_token=INGEST_TOKEN)
 
 
 @pytest.fixture(scope="module")
