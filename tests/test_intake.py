@@ -163,6 +163,18 @@ def test_only_the_first_report_per_client_per_service_in_15_minutes_counts(
     assert (body["total_reports"], body["total_clients"]) == (5, 3)
 
 
+def test_dedup_survives_a_restart(db_url: str) -> None:
+    outcomes = []
+    for _ in range(2):
+        live = start_server(make_settings(db_url))
+        try:
+            with live.client() as http:
+                outcomes.append(accepted(report(http))["duplicate"])
+        finally:
+            live.stop()
+    assert outcomes == [False, True]
+
+
 def test_per_address_rate_limit_answers_429_with_retry_after(db_url: str) -> None:
     live = start_server(make_settings(db_url, report_rate_limit="3/minute"))
     engine = make_engine(db_url)
