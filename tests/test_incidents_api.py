@@ -1,6 +1,7 @@
 """The admin API for incidents and maintenance: lifecycle, component statuses, timestamps and the audit log.
 
-Rejections (bad enums, unknown components, unknown incidents, tokens) are in test_bad_input.py.
+The tests share one server per backend and close whatever they opened. Rejections (bad enums, unknown
+components, unknown incidents, tokens) are in test_bad_input.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import LiveServer, make_settings, start_server
 from downradar.clock import FixedClock
+from test_bad_input import module_server
 
 EXAMPLE = {
     "service": "chatgpt",
@@ -80,10 +82,29 @@ class Admin:
         body = self._call("GET", f"/api/v2/scheduled-maintenances/{which}.json", 200)
         return [m["id"] for m in body["scheduled_maintenances"]]
 
+    def close_everything(self) -> None:
+        for item in self.list(kind="any", unresolved=True, limit=500):
+            self.resolve(item["id"])
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+) -> Iterator[LiveServer]:
+    yield from module_server(request, tmp_path_factory.mktemp("incidents"), pg_admin_url)
+
+
+@pytest.fixture(scope="module")
+def shared_admin(live: LiveServer) -> Iterator[Admin]:
+    with live.client() as http:
+        yield Admin(http, live.admin)
+
 
 @pytest.fixture
-def admin(server: LiveServer, client: httpx.Client) -> Admin:
-    return Admin(client, server.admin)
+def admin(shared_admin: Admin) -> Iterator[Admin]:
+    """The admin API of a server shared by the module; each test leaves every incident closed."""
+    yield shared_admin
+    shared_admin.close_everything()
 
 
 def moment(text: str | None) -> datetime | None:
@@ -214,9 +235,10 @@ def test_listing_filters_by_service_state_and_kind(admin: Admin) -> None:
     slack = admin.open(service="slack", components={"messaging": "partial_outage"})["id"]
     admin.resolve(slack)
     maintenance = admin.schedule(now + timedelta(hours=1), now + timedelta(hours=2))["id"]
+    mine = {chatgpt, slack, maintenance}
 
     def ids(**params: Any) -> list[str]:
-        return [i["id"] for i in admin.list(**params)]
+        return [i["id"] for i in admin.list(**params) if i["id"] in mine]
 
     assert ids() == [slack, chatgpt]  # newest first; maintenance is not an incident
     assert ids(unresolved=True) == [chatgpt]
