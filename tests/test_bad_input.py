@@ -335,6 +335,22 @@ def test_bulk_of_only_bad_lines_writes_nothing(http: httpx.Client) -> None:
     assert [e["line"] for e in response.json()["errors"]] == [1, 2, 3]
 
 
+def test_bulk_error_list_is_capped_but_every_bad_line_is_counted(http: httpx.Client) -> None:
+    body = ndjson(*[b"not json"] * 1001, bulk_line(fresh_client()))
+    response = http.post(BULK, content=body, headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+    result = response.json()
+    assert (result["accepted"], result["rejected"], result["errors_truncated"]) == (1, 1001, True)
+    assert [e["line"] for e in result["errors"]] == list(range(1, 1001))
+
+
+def test_bulk_takes_windows_line_endings(http: httpx.Client, db: Engine) -> None:
+    client = fresh_client()
+    body = b"\r\n".join(orjson.dumps(bulk_line(client, symptom=s)) for s in ("slow", "error")) + b"\r\n"
+    response = http.post(BULK, content=body, headers={"Authorization": f"Bearer {INGEST_TOKEN}"})
+    assert (response.json()["accepted"], response.json()["rejected"]) == (2, 0), response.text
+    assert [r["symptom"] for r in stored_reports(db, client)] == ["slow", "error"]
+
+
 # -- tokens -----------------------------------------------------------------------------------------------
 
 PROTECTED = [
