@@ -52,8 +52,13 @@ def pg_admin_url() -> str | None:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_admin_url: str | None) -> Iterator[str]:
     """A fresh, empty database for one test, on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'downradar.db'}"
+    yield from scratch_database(request.param, tmp_path, pg_admin_url)
+
+
+def scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Iterator[str]:
+    """A fresh, empty database of the given kind; PostgreSQL ones are dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'downradar.db'}"
         return
     if pg_admin_url is None:
         pytest.skip("PostgreSQL not reachable (set DOWNRADAR_TEST_PG or run one on 127.0.0.1:5432)")
@@ -142,3 +147,15 @@ def server(db_url: str) -> Iterator[LiveServer]:
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
+
+
+def module_server(
+    request: pytest.FixtureRequest, folder: Path, pg_admin_url: str | None, **settings: Any
+) -> Iterator[LiveServer]:
+    """For a module-scoped fixture parametrised by backend: one server on a fresh database."""
+    for url in scratch_database(request.param, folder, pg_admin_url):
+        server = start_server(make_settings(url, **settings))
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 
-from conftest import LiveServer, make_settings, start_server
+from conftest import LiveServer, module_server
 from downradar.store import make_engine
 from downradar.store.schema import (
     audit_log,
@@ -54,36 +52,6 @@ MAINTENANCE = {
 
 
 # -- one server per backend for the whole module ---------------------------------------------------------
-
-
-def scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'downradar.db'}"
-        return
-    if pg_admin_url is None:
-        pytest.skip("PostgreSQL not reachable (set DOWNRADAR_TEST_PG or run one on 127.0.0.1:5432)")
-    name = f"downradar_test_{secrets.token_hex(4)}"
-    admin = create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def module_server(
-    request: pytest.FixtureRequest, folder: Path, pg_admin_url: str | None, **settings: Any
-) -> Iterator[LiveServer]:
-    """For a module-scoped fixture parametrised by backend: one server on a fresh database."""
-    for url in scratch_database(request.param, folder, pg_admin_url):
-        server = start_server(make_settings(url, **settings))
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

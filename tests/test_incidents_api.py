@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import LiveServer, make_settings, start_server
+from conftest import LiveServer, make_settings, module_server, start_server
 from downradar.clock import FixedClock
-from test_bad_input import module_server
 
 EXAMPLE = {
     "service": "chatgpt",

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, LiveServer
-from test_bad_input import module_server
+from conftest import ADMIN_TOKEN, LiveServer, module_server
 
 PAGE = {"id", "name", "url", "time_zone", "updated_at"}
 COMPONENT = {
