@@ -325,3 +325,11 @@ def test_summary_window_follows_hours(client: httpx.Client) -> None:
         body = summary(client, hours=hours)
         assert len(body["buckets"]) == hours * 4
         assert (body["total_reports"], body["top_problems"]) == (0, [])
+
+
+def test_bulk_ts_in_epoch_milliseconds_is_refused(client: httpx.Client) -> None:
+    body = bulk(client, [{"service": "chatgpt", "ts": 1770196800000, "client": "ms"}])
+    assert body["accepted"] == 0
+    assert body["errors"][0]["errors"] == [
+        {"field": "ts", "message": "epoch seconds expected; this looks like milliseconds"}
+    ]

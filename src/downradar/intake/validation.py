@@ -16,6 +16,7 @@ REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 # C0 controls other than tab/newline/carriage return, DEL and C1 controls never belong in text we show.
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MAX_COMMENT = 1000
+MAX_EPOCH_SECONDS = 1e11  # year 5138; anything larger is milliseconds or nonsense
 
 
 class ReportIn(BaseModel):
@@ -28,6 +29,16 @@ class ReportIn(BaseModel):
     symptom: str | None = Field(default=None, pattern=SLUG)
     client: str | None = Field(default=None, min_length=1, max_length=128)
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _epoch_seconds(cls, value: Any) -> Any:
+        # pydantic would read large numbers as epoch milliseconds; the contract says seconds.
+        if isinstance(value, bool):
+            raise ValueError("must be an RFC 3339 string or epoch seconds")
+        if isinstance(value, int | float) and abs(value) > MAX_EPOCH_SECONDS:
+            raise ValueError("epoch seconds expected; this looks like milliseconds")
+        return value
 
     @field_validator("region")
     @classmethod
