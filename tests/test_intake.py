@@ -13,7 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine, String, Text, select
 
-from conftest import LiveServer, make_settings, start_server
+from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
 from downradar.clock import FixedClock
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
@@ -328,7 +328,7 @@ def test_summary_window_follows_hours(client: httpx.Client) -> None:
 
 
 def test_bulk_ts_in_epoch_milliseconds_is_refused(client: httpx.Client) -> None:
-    body = bulk(client, [{"service": "chatgpt", "ts": 1770196800000, "client": "ms"}])
+    body = bulk(client, [{"ts": 1770196800000, "client": "ms"}], token=ADMIN_TOKEN)
     assert body["accepted"] == 0
     assert body["errors"][0]["errors"] == [
         {"field": "ts", "message": "epoch seconds expected; this looks like milliseconds"}
