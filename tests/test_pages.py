@@ -331,3 +331,13 @@ def test_chart_scales_bars_to_the_peak_and_escapes_its_title():
     assert ">3</text>" in svg  # the peak on the value axis
     empty = str(report_chart([Bucket(start, 0, 0)], "Etc/UTC", title="quiet"))
     assert "No reports in this period." in empty
+
+
+def test_a_browser_on_a_wrong_address_gets_a_page_and_an_api_client_json(client: httpx.Client) -> None:
+    page = client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "See the status of every service" in page.text
+    api = client.get("/api/v2/no-such.json", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json() == {"error": "Not Found"}

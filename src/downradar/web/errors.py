@@ -56,4 +56,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        if _wants_html(request):
+            from downradar.web.pages import error_page  # pages import this module: import late
+
+            return error_page(request, exc.status_code, str(exc.detail))
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+def _wants_html(request: Request) -> bool:
+    """Browsers on page addresses get pages; API paths and API clients always get JSON."""
+    path = request.url.path
+    api = path.startswith(("/api/", "/metrics", "/healthz", "/openapi.json", "/static/"))
+    return not api and "text/html" in request.headers.get("accept", "")

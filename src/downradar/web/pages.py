@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,12 @@ def render(
 
 def not_found(request: Request, message: str) -> HTMLResponse:
     return render(request, "not_found.html", {"message": message}, status_code=404)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """An HTTP error as a page, for browsers that land on a wrong address or send a bad request."""
+    title = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
+    return render(request, "not_found.html", {"title": title, "message": message}, status_code=status_code)
 
 
 def _split_maintenance(found: list[IncidentView]) -> tuple[list[IncidentView], list[IncidentView]]:
