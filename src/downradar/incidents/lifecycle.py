@@ -76,6 +76,7 @@ def open_incident(
             scheduled_for=None,
             scheduled_until=None,
             auto_transition=False,
+            managed_by="detector" if source == "detector" else "operator",
         )
     )
     changes = _set_incident_components(conn, incident_id, wanted, now)

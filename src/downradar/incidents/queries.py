@@ -77,6 +77,9 @@ class IncidentView:
     scheduled_for: datetime | None
     scheduled_until: datetime | None
     auto_transition: bool
+    managed_by: str
+    confirmed_at: datetime | None
+    dismissed_at: datetime | None
     updates: list[UpdateView]  # newest first, as Statuspage lists them
     component_ids: list[str]
 

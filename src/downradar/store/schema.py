@@ -108,6 +108,10 @@ incidents = Table(
     Column("scheduled_for", UTCDateTime),
     Column("scheduled_until", UTCDateTime),
     Column("auto_transition", Boolean, nullable=False),
+    # Detector-opened incidents stay under the detector's control until an operator confirms or edits them.
+    Column("managed_by", String(16), nullable=False, server_default="operator"),
+    Column("confirmed_at", UTCDateTime),
+    Column("dismissed_at", UTCDateTime),
     Index("ix_incidents_kind_created", "kind", "created_at"),
     Index("ix_incidents_status", "status"),
 )
@@ -145,4 +149,17 @@ audit_log = Table(
     Column("entity_id", String(140), nullable=False),
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_entity", "entity", "entity_id"),
+)
+
+# Incident events (DESIGN.md 3.2), in the order they happened; replay writes the same records to a file.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("incident_id", String(16), ForeignKey("incidents.id"), nullable=False),
+    Column("service_id", String(64), nullable=False),
+    Column("record", JSON, nullable=False),
+    Index("ix_events_ts", "ts"),
 )
