@@ -1,8 +1,11 @@
 """Incident lifecycle, maintenance windows and the audit of every change. Detection and humans share it."""
 
 from downradar.incidents.errors import IncidentError, NotFound
+from downradar.incidents.events import Evidence
 from downradar.incidents.lifecycle import (
     advance_maintenances,
+    confirm_incident,
+    dismiss_incident,
     open_incident,
     resolve_incident,
     schedule_maintenance,
@@ -10,9 +13,12 @@ from downradar.incidents.lifecycle import (
 )
 
 __all__ = [
+    "Evidence",
     "IncidentError",
     "NotFound",
     "advance_maintenances",
+    "confirm_incident",
+    "dismiss_incident",
     "open_incident",
     "resolve_incident",
     "schedule_maintenance",

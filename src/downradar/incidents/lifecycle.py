@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from downradar.incidents import audit
 from downradar.incidents.errors import IncidentError, NotFound
+from downradar.incidents.events import Evidence, record_event
 from downradar.model import (
     CLOSED_STATUSES,
     ComponentStatus,
@@ -30,6 +31,7 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 MAX_NAME = 300
 MAX_BODY = 20_000
 ACTIVE_MAINTENANCE = ("in_progress", "verifying")
+DETECTOR = "detector"
 INCIDENT_IMPACTS = tuple(i.value for i in Impact if i is not Impact.maintenance)
 
 
@@ -51,6 +53,7 @@ def open_incident(
     now: datetime,
     source: str = "manual",
     started_at: datetime | None = None,
+    evidence: Evidence | None = None,
 ) -> str:
     _require_service(conn, service_id)
     name = _check_name(name)
@@ -81,6 +84,7 @@ def open_incident(
     )
     changes = _set_incident_components(conn, incident_id, wanted, now)
     _add_update(conn, incident_id, status, _check_body(message), changes, now)
+    _event(conn, "incident.opened", incident_id, evidence, now)
     audit.record(
         conn,
         at=now,
@@ -111,10 +115,19 @@ def update_incident(
     impact: str | None = None,
     message: str | None = None,
     components_status: Mapping[str, str] | None = None,
+    evidence: Evidence | None = None,
+    action: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
+    """Change an incident; `extra` sets bookkeeping columns (managed_by, confirmed_at, dismissed_at).
+
+    A change by anyone but the detector hands a detector-opened incident to the operators.
+    """
     row = _require_incident(conn, incident_id)
     kind = row["kind"]
-    changes: dict[str, Any] = {}
+    changes: dict[str, Any] = dict(extra or {})
+    if actor != DETECTOR and row["managed_by"] == DETECTOR:
+        changes.setdefault("managed_by", "operator")
     if name is not None and name != row["name"]:
         changes["name"] = _check_name(name)
     if status is not None and status != row["status"]:
@@ -130,7 +143,7 @@ def update_incident(
         else None
     )
     body = _check_body(message) if message is not None else None
-    if not changes and wanted is None and body is None:
+    if not changes.keys() - {"managed_by"} and wanted is None and body is None:
         raise IncidentError("body", "nothing to change: give status, impact, name, message or components")
 
     new_status = changes.get("status", row["status"])
@@ -151,9 +164,10 @@ def update_incident(
         component_changes = _recompute(conn, _incident_component_ids(conn, incident_id), now)
     if body is not None or "status" in changes or component_changes:
         _add_update(conn, incident_id, new_status, body or _default_body(new_status), component_changes, now)
-    action = (
-        f"{kind}.resolved" if new_status in CLOSED_STATUSES and "status" in changes else f"{kind}.updated"
-    )
+    closing = new_status in CLOSED_STATUSES and "status" in changes
+    if kind == "incident":
+        _event(conn, "incident.resolved" if closing else "incident.updated", incident_id, evidence, now)
+    action = action or (f"{kind}.resolved" if closing else f"{kind}.updated")
     detail = {
         key: value.isoformat() if isinstance(value, datetime) else value for key, value in changes.items()
     }
@@ -165,14 +179,65 @@ def update_incident(
 
 
 def resolve_incident(
-    conn: Connection, incident_id: str, *, actor: str, now: datetime, message: str | None = None
+    conn: Connection,
+    incident_id: str,
+    *,
+    actor: str,
+    now: datetime,
+    message: str | None = None,
+    evidence: Evidence | None = None,
 ) -> None:
     row = _require_incident(conn, incident_id)
     final = "resolved" if row["kind"] == "incident" else "completed"
     if row["status"] in CLOSED_STATUSES:
         raise IncidentError("status", f"{row['kind']} {incident_id} is already {row['status']}")
     update_incident(
-        conn, incident_id, actor=actor, now=now, status=final, message=message or _default_body(final)
+        conn,
+        incident_id,
+        actor=actor,
+        now=now,
+        status=final,
+        message=message or _default_body(final),
+        evidence=evidence,
+    )
+
+
+def confirm_incident(conn: Connection, incident_id: str, *, actor: str, now: datetime) -> None:
+    """An operator says a detector-opened incident is real; from now on the operators manage it."""
+    row = _require_incident(conn, incident_id)
+    if row["source"] != DETECTOR:
+        raise IncidentError(
+            "incident", f"incident {incident_id} was opened by hand; only detected ones are confirmed"
+        )
+    if row["confirmed_at"] is not None:
+        raise IncidentError("incident", f"incident {incident_id} is already confirmed")
+    update_incident(
+        conn,
+        incident_id,
+        actor=actor,
+        now=now,
+        message="An operator has confirmed the problem users report.",
+        action="incident.confirmed",
+        extra={"confirmed_at": now, "managed_by": "operator"},
+    )
+
+
+def dismiss_incident(conn: Connection, incident_id: str, *, actor: str, now: datetime, reason: str) -> None:
+    """An operator says a detected incident is not real: it is closed, kept, and not reopened this episode."""
+    row = _require_incident(conn, incident_id)
+    if row["source"] != DETECTOR:
+        raise IncidentError("incident", f"incident {incident_id} was opened by hand; resolve it instead")
+    if row["status"] in CLOSED_STATUSES:
+        raise IncidentError("status", f"incident {incident_id} is already {row['status']}")
+    update_incident(
+        conn,
+        incident_id,
+        actor=actor,
+        now=now,
+        status="resolved",
+        message=f"Dismissed by an operator: {_check_body(reason)}",
+        action="incident.dismissed",
+        extra={"dismissed_at": now, "managed_by": "operator"},
     )
 
 
@@ -386,6 +451,29 @@ def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) ->
                 {"code": row.id, "name": row.name, "old_status": row.status, "new_status": new_status}
             )
     return changes
+
+
+def _event(
+    conn: Connection, event_type: str, incident_id: str, evidence: Evidence | None, now: datetime
+) -> None:
+    row = _require_incident(conn, incident_id)
+    slugs = conn.execute(
+        select(components.c.slug)
+        .join(incident_components, incident_components.c.component_id == components.c.id)
+        .where(incident_components.c.incident_id == incident_id)
+        .order_by(components.c.slug)
+    )
+    record_event(
+        conn,
+        event_type=event_type,
+        incident_id=incident_id,
+        service_id=row["service_id"],
+        components=list(slugs.scalars()),
+        status=row["status"],
+        impact=row["impact"],
+        evidence=evidence,
+        now=now,
+    )
 
 
 def _add_update(

@@ -14,6 +14,7 @@ from downradar.web.auth import require_admin
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.statuspage import StatuspageFormatter
+from downradar.web.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(require_admin)])
 
@@ -70,6 +71,9 @@ def incident_json(rt: Runtime, incident_id: str) -> dict[str, Any]:
     body["service"] = found[0].service_id
     body["kind"] = found[0].kind
     body["source"] = found[0].source
+    body["managed_by"] = found[0].managed_by
+    body["confirmed_at"] = iso(found[0].confirmed_at, rt.catalog.page.time_zone)
+    body["dismissed_at"] = iso(found[0].dismissed_at, rt.catalog.page.time_zone)
     return body
 
 
@@ -151,6 +155,26 @@ def resolve(request: Request, incident_id: str, body: IncidentResolve | None = N
         lifecycle.resolve_incident(
             conn, incident_id, actor="admin", now=rt.clock.now(), message=body.message if body else None
         )
+    return JSON(incident_json(rt, incident_id))
+
+
+class IncidentDismiss(_Body):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the detected incident is not real")
+
+
+@router.post("/incidents/{incident_id}/confirm", summary="Confirm a detected incident (operators take over)")
+def confirm(request: Request, incident_id: str) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        lifecycle.confirm_incident(conn, incident_id, actor="admin", now=rt.clock.now())
+    return JSON(incident_json(rt, incident_id))
+
+
+@router.post("/incidents/{incident_id}/dismiss", summary="Dismiss a detected incident as not real")
+def dismiss(request: Request, incident_id: str, body: IncidentDismiss) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        lifecycle.dismiss_incident(conn, incident_id, actor="admin", now=rt.clock.now(), reason=body.reason)
     return JSON(incident_json(rt, incident_id))
 
 

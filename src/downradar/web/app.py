@@ -27,7 +27,7 @@ from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
-from downradar.web import admin_api, errors, ops, pages, reports_api, statuspage_api
+from downradar.web import admin_api, errors, events_api, ops, pages, reports_api, statuspage_api
 from downradar.web.metrics import LatencyMiddleware, Metrics
 from downradar.web.runtime import Runtime
 
@@ -99,6 +99,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     errors.install(app)
     app.include_router(reports_api.router)
     app.include_router(admin_api.router)
+    app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
     app.include_router(ops.router)
     app.include_router(pages.router)
