@@ -27,6 +27,7 @@ from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
+from downradar.watch import LiveDetection
 from downradar.web import admin_api, errors, events_api, ops, pages, reports_api, statuspage_api
 from downradar.web.metrics import LatencyMiddleware, Metrics
 from downradar.web.runtime import Runtime
@@ -74,7 +75,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             admin_token=admin_token,
             component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
         )
-        ticker = asyncio.create_task(_advance_maintenance_forever(engine, clock))
+        background = [asyncio.create_task(_advance_maintenance_forever(engine, clock))]
+        if settings.detect:
+            detection = LiveDetection(engine, catalog, clock)
+            app.state.runtime.detection = detection
+            background.append(asyncio.create_task(detection.run_forever()))
         log.info(
             "downradar %s serving %d services from %s",
             __version__,
@@ -84,9 +89,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await writer.stop()
             engine.dispose()
 

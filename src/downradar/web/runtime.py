@@ -12,6 +12,7 @@ from downradar.clock import Clock
 from downradar.config import Settings
 from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.ratelimit import ReportRateLimiter
+from downradar.watch import LiveDetection
 from downradar.web.metrics import Metrics
 
 
@@ -27,6 +28,7 @@ class Runtime:
     secret: str
     admin_token: str
     component_slugs: dict[str, frozenset[str]] = field(default_factory=dict)
+    detection: LiveDetection | None = None
 
 
 def runtime(request: Request) -> Runtime:

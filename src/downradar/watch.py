@@ -1,0 +1,124 @@
+"""Live detection: once a minute, the last complete minute's report counts go through the detector and
+its findings through the automatic-incident code. On start it learns from the stored history first.
+
+The detector is pure and not thread-safe; every use of it here happens under one lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+
+from downradar.catalog import Catalog
+from downradar.clock import Clock
+from downradar.detect import Detector, DetectorConfig, Expectation, SeriesKey, epoch_minute, minute_datetime
+from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
+from downradar.series_feed import MinuteRow, series_counts
+from downradar.store.schema import report_minutes
+
+log = logging.getLogger("downradar.detection")
+HISTORY = timedelta(days=14)
+APPLY_HISTORY = timedelta(hours=6)  # findings older than this at start-up only train the detector
+GRACE = timedelta(seconds=3)  # a minute's last reports are committed within this after it ends
+
+
+class LiveDetection:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: Catalog,
+        clock: Clock,
+        config: DetectorConfig | None = None,
+        policy: AutomaticPolicy | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.detector = Detector(config)
+        self.automatic = AutomaticIncidents(catalog, policy)
+        self._lock = threading.Lock()
+        self._next_minute: int | None = None  # epoch minute not yet processed
+        self._scores: dict[str, float] = {}
+
+    def last_complete_minute(self, now: datetime) -> int:
+        return epoch_minute(now - GRACE) - 1
+
+    def catch_up(self) -> int:
+        """Process every complete minute not yet seen (all of the stored history on the first call)."""
+        now = self.clock.now()
+        last = self.last_complete_minute(now)
+        with self._lock:
+            first = self._next_minute if self._next_minute is not None else self._history_start(now)
+            if first > last:
+                return 0
+            counts = self._read(first, last)
+            apply_from = epoch_minute(now - APPLY_HISTORY)
+            for minute in range(first, last + 1):
+                result = self.detector.observe(minute, series_counts(counts.get(minute, ())))
+                for finding in result.findings:
+                    self._scores[finding.service] = 0.0 if finding.state == "closed" else finding.score
+                if result.findings and minute >= apply_from:
+                    moment = min(minute_datetime(minute + 1), now)
+                    with self.engine.begin() as conn:
+                        self.automatic.apply(conn, result, moment)
+            self._next_minute = last + 1
+            return last - first + 1
+
+    def _history_start(self, now: datetime) -> int:
+        """The first stored minute of the last HISTORY (or the current one on an empty database)."""
+        query = select(func.min(report_minutes.c.minute)).where(report_minutes.c.minute >= now - HISTORY)
+        with self.engine.connect() as conn:
+            first = conn.scalar(query)
+        return epoch_minute(first) if first is not None else self.last_complete_minute(now)
+
+    def _read(self, first: int, last: int) -> dict[int, list[MinuteRow]]:
+        query = select(
+            report_minutes.c.minute,
+            report_minutes.c.service_id,
+            report_minutes.c.component,
+            report_minutes.c.region,
+            report_minutes.c.symptom,
+            report_minutes.c.clients,
+        ).where(
+            report_minutes.c.minute >= minute_datetime(first),
+            report_minutes.c.minute < minute_datetime(last + 1),
+        )
+        by_minute: dict[int, list[MinuteRow]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for minute, *row in conn.execute(query):
+                by_minute[epoch_minute(minute)].append(tuple(row))  # type: ignore[arg-type]
+        return by_minute
+
+    def baseline(self, service: str, start: datetime, minutes: int) -> Expectation | None:
+        """The detector's expectation for a service over a span, or None before it has seen the service."""
+        with self._lock:
+            try:
+                return self.detector.baseline(SeriesKey.total(service), start, minutes)
+            except KeyError:
+                return None
+
+    def score(self, service: str) -> float:
+        """The service's surprise score in the last minute processed (0 while no incident is open)."""
+        return self._scores.get(service, 0.0)
+
+    async def run_forever(self) -> None:
+        """Tick on the wall clock (just after each minute ends); a failure is logged, not fatal."""
+        while True:
+            try:
+                processed = await asyncio.to_thread(self.catch_up)
+                if processed > 1:
+                    log.info("detector caught up on %d minutes", processed)
+            except Exception:
+                log.exception("detection tick failed; retrying next minute")
+            now = self.clock.now()
+            next_tick = minute_datetime(epoch_minute(now) + 1) + GRACE
+            await asyncio.sleep(max(0.05, (next_tick - now).total_seconds() / self.clock_speed))
+
+    @property
+    def clock_speed(self) -> float:
+        """How many clock seconds pass per real second (1, or more for the accelerated demo clock)."""
+        return float(getattr(self.clock, "speed", 1.0))
