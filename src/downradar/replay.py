@@ -8,6 +8,8 @@ created as they appear. Deterministic: the same stream gives the same events.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from downradar.catalog import Catalog, Component, Page, Service
-from downradar.detect import Detector, DetectorConfig, minute_datetime
+from downradar.detect import Detector, DetectorConfig, Finding, minute_datetime
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.series_feed import series_counts
@@ -61,6 +63,12 @@ def _epoch_seconds(ts: Any) -> float:
     raise ValueError("ts must be an RFC 3339 string or epoch seconds")
 
 
+def _replay_incident_id(finding: Finding) -> str:
+    """The same stream gives the same incident ids: derived from the service and the episode's start."""
+    digest = hashlib.sha256(f"{finding.service}@{finding.opened_at.isoformat()}".encode()).digest()
+    return "r" + base64.b32encode(digest).decode().lower()[:11]
+
+
 class Replay:
     def __init__(
         self,
@@ -73,7 +81,7 @@ class Replay:
         self.engine: Engine = make_engine("sqlite://", poolclass=StaticPool)
         upgrade(self.engine)
         self.detector = Detector(config)
-        self.automatic = AutomaticIncidents(self.catalog, policy)
+        self.automatic = AutomaticIncidents(self.catalog, policy, incident_ids=_replay_incident_id)
         self.on_event = on_event
         self.stats = ReplayStats()
         self._known = {s.id: {c.id for c in s.components} for s in self.catalog.services}

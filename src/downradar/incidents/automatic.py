@@ -11,6 +11,7 @@ operator dismissed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,9 +42,16 @@ def _number(value: float) -> str:
 
 
 class AutomaticIncidents:
-    def __init__(self, catalog: Catalog, policy: AutomaticPolicy | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        policy: AutomaticPolicy | None = None,
+        incident_ids: Callable[[Finding], str] | None = None,
+    ) -> None:
+        """`incident_ids` names new incidents reproducibly (replays); random ids otherwise."""
         self.catalog = catalog
         self.policy = policy or AutomaticPolicy()
+        self.incident_ids = incident_ids
 
     # -- wording -----------------------------------------------------------------------------------------
 
@@ -127,6 +135,7 @@ class AutomaticIncidents:
                 source=DETECTOR,
                 started_at=finding.opened_at,
                 evidence=self.evidence(finding),
+                incident_id=self.incident_ids(finding) if self.incident_ids else None,
             )
             log.info("opened %s for %s: %s", incident_id, finding.service, self.message(finding))
             return

@@ -54,13 +54,15 @@ def open_incident(
     source: str = "manual",
     started_at: datetime | None = None,
     evidence: Evidence | None = None,
+    incident_id: str | None = None,
 ) -> str:
+    """Open an incident; `incident_id` may be given where ids must be reproducible (replays)."""
     _require_service(conn, service_id)
     name = _check_name(name)
     status = _check_enum("status", status, IncidentStatus)
     impact = _check_impact(impact)
     wanted = _check_components(conn, service_id, components_status or {})
-    incident_id = new_id()
+    incident_id = incident_id or new_id()
     closed = status in CLOSED_STATUSES
     conn.execute(
         incidents.insert().values(
