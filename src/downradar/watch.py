@@ -53,7 +53,7 @@ class LiveDetection:
         last = self.last_complete_minute(now)
         with self._lock:
             first = self._next_minute if self._next_minute is not None else self._history_start(now)
-            if first > last:
+            if first is None or first > last:
                 return 0
             counts = self._read(first, last)
             apply_from = epoch_minute(now - APPLY_HISTORY)
@@ -68,12 +68,12 @@ class LiveDetection:
             self._next_minute = last + 1
             return last - first + 1
 
-    def _history_start(self, now: datetime) -> int:
-        """The first stored minute of the last HISTORY (or the current one on an empty database)."""
+    def _history_start(self, now: datetime) -> int | None:
+        """The first stored minute of the last HISTORY; None while there is none (nothing to learn yet)."""
         query = select(func.min(report_minutes.c.minute)).where(report_minutes.c.minute >= now - HISTORY)
         with self.engine.connect() as conn:
             first = conn.scalar(query)
-        return epoch_minute(first) if first is not None else self.last_complete_minute(now)
+        return epoch_minute(first) if first is not None else None
 
     def _read(self, first: int, last: int) -> dict[int, list[MinuteRow]]:
         query = select(
@@ -98,6 +98,14 @@ class LiveDetection:
         with self._lock:
             try:
                 return self.detector.baseline(SeriesKey.total(service), start, minutes)
+            except KeyError:
+                return None
+
+    def bands(self, service: str, starts: list[datetime], minutes: int) -> list[Expectation] | None:
+        """The expectation over each span (for a chart's "usual level" band), or None for a new service."""
+        with self._lock:
+            try:
+                return [self.detector.baseline(SeriesKey.total(service), start, minutes) for start in starts]
             except KeyError:
                 return None
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
+from downradar.detect import Expectation
 from downradar.store.report_series import BUCKET, Bucket
 from downradar.web.timefmt import zone
 
@@ -25,14 +26,27 @@ def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def report_chart(buckets: Sequence[Bucket], time_zone: str, *, title: str, chart_id: str = "chart") -> Markup:
-    """An accessible bar chart of reports per 15 minutes, hour labels in the page's time zone."""
+def report_chart(
+    buckets: Sequence[Bucket],
+    time_zone: str,
+    *,
+    title: str,
+    chart_id: str = "chart",
+    band: Sequence[Expectation] | None = None,
+) -> Markup:
+    """An accessible bar chart of reports per 15 minutes, hour labels in the page's time zone.
+
+    With `band` (the detector's expectation per bucket), the usual level and its band are drawn under
+    the bars, so a climb past normal is visible at a glance.
+    """
     tz = zone(time_zone)
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
     base = TOP + plot_h
     step = plot_w / max(len(buckets), 1)
     peak = max((b.clients for b in buckets), default=0)
+    if band:
+        peak = max(peak, round(max(e.high for e in band) + 0.5))
     total = sum(b.clients for b in buckets)
     if peak:
         peak_at = next(b.start for b in buckets if b.clients == peak).astimezone(tz)
@@ -42,6 +56,9 @@ def report_chart(buckets: Sequence[Bucket], time_zone: str, *, title: str, chart
         )
     else:
         desc = "No reports in this period."
+    if band:
+        usual = sum(e.expected for e in band) / len(band)
+        desc += f" The usual level is about {usual:.0f} per 15 minutes (shaded band)."
 
     parts = [
         Markup(
@@ -81,6 +98,8 @@ def report_chart(buckets: Sequence[Bucket], time_zone: str, *, title: str, chart
                 ' stroke="#ddd" stroke-dasharray="3 3"/>'
             ).format(x1=LEFT, x2=WIDTH - RIGHT, y=TOP)
         )
+    if band and peak:
+        parts.append(_band(band, step, base, plot_h, peak))
     parts.append(Markup('<g class="bars" fill="#e74c3c">'))
     for index, bucket in enumerate(buckets):
         height = plot_h * bucket.clients / peak if peak else 0
@@ -109,3 +128,21 @@ def report_chart(buckets: Sequence[Bucket], time_zone: str, *, title: str, chart
     )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
+
+
+def _band(band: Sequence[Expectation], step: float, base: float, plot_h: float, peak: float) -> Markup:
+    """The usual level as a shaded band (low to high) with a line at the expectation, stepped per bucket."""
+
+    def y(value: float) -> str:
+        return _num(base - plot_h * min(value, peak) / peak)
+
+    upper, lower, middle = [], [], []
+    for index, expectation in enumerate(band):
+        x0, x1 = _num(LEFT + index * step), _num(LEFT + (index + 1) * step)
+        upper += [f"{x0},{y(expectation.high)}", f"{x1},{y(expectation.high)}"]
+        lower += [f"{x0},{y(expectation.low)}", f"{x1},{y(expectation.low)}"]
+        middle += [f"{x0},{y(expectation.expected)}", f"{x1},{y(expectation.expected)}"]
+    return Markup(
+        '<g class="usual"><polygon points="{area}" fill="#cfe0f3"/>'
+        '<polyline points="{line}" fill="none" stroke="#2c7bb6" stroke-width="1"/></g>'
+    ).format(area=" ".join(upper + lower[::-1]), line=" ".join(middle))

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from downradar.catalog import region_name
+from downradar.detect import Expectation
 from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import (
     ComponentView,
@@ -32,7 +33,7 @@ from downradar.incidents.queries import (
     page_status,
 )
 from downradar.intake.validation import MAX_COMMENT, ReportError
-from downradar.store.report_series import Share, report_summary
+from downradar.store.report_series import Bucket, Share, report_summary
 from downradar.web.chart import report_chart
 from downradar.web.reports_api import accept_report, client_address
 from downradar.web.runtime import Runtime, runtime
@@ -265,6 +266,13 @@ def _share_rows(shares: list[Share], label: Callable[[str], str]) -> list[dict[s
     return [{"label": label(s.key), "percent": round(s.share * 100), "clients": s.clients} for s in shares]
 
 
+def usual_band(rt: Runtime, service_id: str, buckets: list[Bucket]) -> list[Expectation] | None:
+    """The detector's usual level per 15-minute bucket, once it has learned the service."""
+    if rt.detection is None:
+        return None
+    return rt.detection.bands(service_id, [b.start for b in buckets], 15)
+
+
 def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
     """Everything the service page shows, or None when there is no such service."""
     now = rt.clock.now()
@@ -291,6 +299,7 @@ def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
             summary.buckets,
             rt.catalog.page.time_zone,
             title=f"Reports about {service.name} per 15 minutes, last {CHART_HOURS} hours",
+            band=usual_band(rt, service_id, summary.buckets),
         ),
         "total_reports": summary.total_clients,
         "peak": peak,

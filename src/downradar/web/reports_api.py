@@ -162,7 +162,13 @@ def service_reports(request: Request, service_id: str, hours: int = Query(24, ge
         return error_response(404, f"unknown service {service_id!r}")
     with rt.engine.connect() as conn:
         summary = report_summary(conn, service_id, rt.clock.now(), hours)
-    return JSON(summary_json(summary, rt.catalog.page.time_zone))
+    body = summary_json(summary, rt.catalog.page.time_zone)
+    band = rt.detection.bands(service_id, [b.start for b in summary.buckets], 15) if rt.detection else None
+    for bucket, expectation in zip(body["buckets"], band or [], strict=False):
+        bucket["expected"] = round(expectation.expected, 3)
+        bucket["band"] = [round(expectation.low, 3), round(expectation.high, 3)]
+    body["score"] = round(rt.detection.score(service_id), 3) if rt.detection else 0.0
+    return JSON(body)
 
 
 @router.get("/services", summary="The catalog: services, components, symptoms, regions")
