@@ -131,7 +131,8 @@ class Episode:
     """Extra reporters on top of a service's background: linear between knots, zero outside them.
 
     `knots` are (epoch minute, extra reporters per minute). With `on_off = (on, off)` the extra traffic is
-    present only during the first `on` minutes of every `on + off` (an intermittent failure).
+    present only during the first `on` minutes of every `on + off` from the onset (an intermittent
+    failure).
     """
 
     service: str
@@ -146,6 +147,28 @@ class Episode:
         minutes = [m for m, _ in self.knots]
         if len(minutes) < 2 or minutes != sorted(minutes):
             raise ValueError("an episode needs at least two knots in time order")
+
+    @classmethod
+    def plateau(
+        cls,
+        service: str,
+        start: int,
+        minutes: int,
+        per_min: float,
+        mix: Mix | None = None,
+        *,
+        ramp: int = 0,
+        on_off: tuple[int, int] | None = None,
+        id: str = "",
+    ) -> Episode:
+        """Extra `per_min` from minute `start` (after a linear `ramp` of that many minutes) for `minutes`."""
+        knots = (
+            (start - 1, 0.0),
+            (start + ramp, per_min),
+            (start + minutes - 1, per_min),
+            (start + minutes, 0.0),
+        )
+        return cls(service, knots, mix, on_off, id, start)
 
     @property
     def start(self) -> int:
@@ -165,7 +188,7 @@ class Episode:
         out = np.interp(minutes, at, value, left=0.0, right=0.0)
         if self.on_off is not None:
             on, off = self.on_off
-            out = np.where((minutes - self.start) % (on + off) < on, out, 0.0)
+            out = np.where((minutes - self.onset_minute) % (on + off) < on, out, 0.0)
         return out
 
 

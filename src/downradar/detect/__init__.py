@@ -6,8 +6,9 @@ for finding in result.findings: ...   # opened / ongoing / recovering / closed, 
 """
 
 from downradar.detect.config import DetectorConfig
-from downradar.detect.detector import (
-    Detector,
+from downradar.detect.detector import Detector
+from downradar.detect.localise import Share
+from downradar.detect.results import (
     Expectation,
     Finding,
     IndexedCounts,
@@ -15,7 +16,6 @@ from downradar.detect.detector import (
     epoch_minute,
     minute_datetime,
 )
-from downradar.detect.localise import Share
 from downradar.detect.series import DIMENSIONS, SeriesKey
 
 __all__ = [

@@ -47,29 +47,34 @@ class DetectorConfig:
     close_quiet_minutes: int = 10
 
     # --- Learning ----------------------------------------------------------------------------------------
-    # A service and all its child series stop learning for a minute when any of them scores at least
-    # this on a window with min_clients reporters (or an incident is open), so an outage or a slow
-    # degradation never becomes the new normal ...
+    # A service and all its child series stop learning for a minute when its total scores at least this,
+    # or any of its series does on a window with min_clients reporters, or an incident is open: so an
+    # outage or a slow degradation never becomes the new normal ...
     learn_score: float = 3.0
     # ... unless learning has been stopped for this long: then the "anomaly" is a change of normal (a
     # service that grew), and the service learns again, incident open or not.
     relearn_after_minutes: int = 24 * 60
-    # Half-lives of the decayed estimates. The level tracks growth within days; shares of components,
-    # regions and symptoms and the extra-Poisson dispersion change more slowly.
+    # Half-lives of the decayed estimates. The level tracks growth within days, and the extra-Poisson
+    # dispersion forgets a misfit once the profile has learned it; shares of components, regions and
+    # symptoms change more slowly.
     level_half_life_minutes: float = 3 * 24 * 60
     share_half_life_minutes: float = 7 * 24 * 60
-    dispersion_half_life_minutes: float = 7 * 24 * 60
+    dispersion_half_life_minutes: float = 3 * 24 * 60
     # The hour-of-week profile is a running mean per slot that turns into an exponential average once a
     # slot has seen this many minutes (60 a week, so 240 is a memory of about four weeks). Max 255.
     profile_memory_minutes: int = 240
-    # ... and starts learning once the level has averaged over a whole day (its age in minutes).
+    # ... and starts learning (as does the dispersion) once the level has averaged over a whole day.
     profile_after_minutes: int = 24 * 60
+
+    # Expectations and NB shapes are rebuilt from the learned state this often (and at each new hour and
+    # new series): they move by well under a per cent in that time, and a tick stays cheap.
+    refresh_minutes: int = 15
 
     # --- Priors (cold start and small counts) ---------------------------------------------------------
     # Gamma prior of a service's rate per minute: `level_prior_counts` reports over `level_prior_minutes`.
     level_prior_counts: float = 0.2
     level_prior_minutes: float = 10.0
-    # Gamma prior of a child's share of its parent's expected count (in units of parent reports).
+    # Gamma prior of a child's share of its service's reports (in units of the service's reports).
     share_prior_counts: float = 0.5
     share_prior_exposure: float = 5.0
     # Shrinkage of the profile, in expected reports: a slot of the week needs about `profile_week_prior`

@@ -6,27 +6,30 @@ Model, per series (a service's total, or one of its components, regions or sympt
     predictive count over a window   negative binomial with mean sum(mu) and shape r, where
                                      1/r = 1/evidence(level) + 1/evidence(profile) [+ 1/evidence(share)] + phi
 
-The level is a decayed Gamma posterior (reports / exposure) so a young series is honestly uncertain; the
-profile lives in baseline.py; a child's share is a decayed Gamma posterior of its reports per expected
-report of its service; phi is the series' extra-Poisson dispersion, estimated from decayed moments of the
+The level is a decayed Gamma posterior (reports / profile exposure), so a young service is honestly
+uncertain; the profile lives in baseline.py; a child's share is a decayed Gamma posterior of its reports
+per report of its service; phi is the series' extra-Poisson dispersion, from decayed moments of the
 per-minute residuals. Surprise on each window (1, 5, 15 min) = -log10 P(X >= x); see stats.py.
 
-A service opens an incident when its total or any child scores >= open_score on a window that has at
-least min_clients distinct reporters and min_ratio times the expectation, after a warm-up. A service and
-its children learn nothing in a minute where any of them scores >= learn_score or an incident is open.
+A service opens an incident when its total or any child scores >= open_score on a window with at least
+min_ratio times the expectation, the series having at least min_clients distinct reporters in the 15
+minutes, after a warm-up, and still does after discounting what a flood could have added. A service and
+its children learn nothing in a minute where it looks anomalous (config.learn_score) or has an incident.
 
-Memory (float32/int32 unless said): per series 30 ring counts (120 B) + four running window sums (32 B,
-int64) + level/share posterior (8 B) + dispersion moments (8 B) + service row and dimension (5 B) = 173 B
-of arrays, plus ~150 B for its key in the registry dict. Per service on top: profile 168 float32 + 168
-uint8 (840 B) + ~60 B of scalars. So 1 M series in 50 k services take about 370 B per series.
+Expectations and shapes change slowly, so they are refreshed every `refresh_minutes` (and at each new hour
+and new series); a tick then costs a few dozen vectorised operations over all series.
+
+Memory (float32/int32 unless said): per series 30 ring counts (120 B) + 3 window sums and the earlier
+15 minutes (32 B, int64) + rate/share posterior (8 B) + dispersion moments (8 B) + service row and
+dimension (5 B) = 173 B of state, ~40 B of refreshed expectations, and ~150 B for its key in the registry.
+Per service on top: profile 168 float32 + 168 uint8 (840 B) + ~60 B of scalars. So 1 M series in 50 k
+services take about 410 B per series (Detector.nbytes counts the arrays).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,83 +38,39 @@ from downradar.detect import stats
 from downradar.detect.baseline import SLOTS, Profiles, slot_of
 from downradar.detect.config import DetectorConfig
 from downradar.detect.hysteresis import IncidentStates, Transitions
-from downradar.detect.localise import Share, describe, rank
+from downradar.detect.localise import Share, rank
+from downradar.detect.results import (
+    Expectation,
+    Finding,
+    ImpactLevel,
+    IndexedCounts,
+    MinuteLike,
+    State,
+    TickResult,
+    epoch_minute,
+    minute_datetime,
+)
 from downradar.detect.series import DIMENSIONS, SeriesIndex, SeriesKey, grown
 
-MinuteLike = datetime | int
-State = Literal["opened", "ongoing", "recovering", "closed"]
-ImpactLevel = Literal["minor", "major", "critical"]
 _UNSEEN = -1
 
 
-def epoch_minute(minute: MinuteLike) -> int:
-    """Minutes since 1970-01-01 UTC; datetimes must be timezone-aware (seconds are floored)."""
-    if isinstance(minute, datetime):
-        if minute.tzinfo is None:
-            raise ValueError("minute must be timezone-aware (UTC inside)")
-        return int(minute.timestamp()) // 60
-    return int(minute)
-
-
-def minute_datetime(minute: int) -> datetime:
-    return datetime.fromtimestamp(minute * 60, tz=UTC)
-
-
 @dataclass(frozen=True)
-class IndexedCounts:
-    """Counts by detector row (from Detector.register): the fast path for replays and tests.
+class _Model:
+    """Expectations derived from the learned state; rebuilt every few minutes, not every tick."""
 
-    Rows must be unique; zero counts may be left out.
-    """
-
-    rows: NDArray[np.integer]
-    counts: NDArray[np.integer]
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """Expected distinct reporters over a span, and the central band (DetectorConfig.band_coverage)."""
-
-    expected: float
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One service's state in one minute, for every service with an incident open (or closing now)."""
-
-    service: str
-    state: State
-    minute: datetime  # start of the minute this decision is about (its counts are complete at +1 min)
-    opened_at: datetime
-    score: float  # highest -log10 tail probability of the service's series, windows with >= min_clients
-    reports_per_min: float  # distinct reporters per minute over the last 5 minutes
-    baseline_per_min: float  # expected per minute over the same span
-    band_per_min: tuple[float, float]  # central band of one minute's count under the baseline
-    impact: ImpactLevel
-    components: tuple[Share, ...]
-    regions: tuple[Share, ...]
-    symptoms: tuple[Share, ...]
-    trigger: SeriesKey  # the series whose window opened the incident
-    trigger_window: int  # minutes
-
-    @property
-    def summary(self) -> str:
-        """e.g. 'conversations 40 %, login 10 %; US 86 %; error 45 %' (shares of the excess)."""
-        return describe([self.components, self.regions, self.symptoms])
-
-
-@dataclass(frozen=True)
-class TickResult:
-    minute: datetime
-    findings: tuple[Finding, ...]
-
-    def opened(self) -> tuple[Finding, ...]:
-        return tuple(f for f in self.findings if f.state == "opened")
-
-    def finding(self, service: str) -> Finding | None:
-        return next((f for f in self.findings if f.service == service), None)
+    made_at: int
+    n: int  # series and services it covers
+    s: int
+    level: NDArray[np.float64]  # per service: reports per minute, deseasonalised
+    rate: NDArray[np.float64]  # (2, n): expected per minute in this hour and in the previous one
+    rate_squared: NDArray[np.float32]  # (n,) rate[0] ** 2, for the dispersion moments
+    r: NDArray[np.float64]  # (n,) NB shape
+    exposure: NDArray[np.float32]  # (n,) per-minute exposure of a total's rate posterior (0 for children)
+    parent: NDArray[np.int32]  # (n,) row of each series' service total
+    child: NDArray[np.float32]  # (n,) 1 for children, 0 for totals
+    is_total: NDArray[np.bool_]  # (n,)
+    decay: NDArray[np.float32]  # (n,) per-minute decay of the rate/share posterior
 
 
 @dataclass(frozen=True)
@@ -136,35 +95,33 @@ class _Tally:
 
 
 class Detector:
-    """Feed it minute after minute (event time, zero minutes included or skipped); it is deterministic."""
+    """Feed it minute after minute (event time; minutes without reports may be skipped). Deterministic."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = cfg = config or DetectorConfig()
         self._index = SeriesIndex()
-        self._window_minutes = np.asarray(cfg.windows, dtype=np.int64)
-        # The last 2 x 15 minutes of counts: the windows, and the 15 minutes before them (floods).
+        self._windows = np.asarray(cfg.windows, dtype=np.int64)
+        # Per series: the last 2 x 15 minutes of counts, the window sums, and the 15 minutes before the
+        # longest window (what a flood already brought); the Gamma posterior of its rate (totals:
+        # reports / profile exposure) or share (children: reports / reports of their service); the
+        # decayed moments behind phi.
         self._ring = np.zeros((2 * cfg.windows[-1], 0), dtype=np.int32)
-        self._sums = np.zeros((len(cfg.windows), 0), dtype=np.int64)  # reporters per window and series
-        self._before = np.zeros(0, dtype=np.int64)  # reporters in the longest window before the current
-        # Per series: Gamma posterior of the rate (totals: reports / profile exposure; children:
-        # reports / expected reports of their service) and the decayed moments behind phi.
-        self._a = np.zeros(0, dtype=np.float32)
-        self._b = np.zeros(0, dtype=np.float32)
-        self._dnum = np.zeros(0, dtype=np.float32)
-        self._dden = np.zeros(0, dtype=np.float32)
+        self._sums = np.zeros((len(cfg.windows), 0), dtype=np.int64)
+        self._before = np.zeros(0, dtype=np.int64)
+        self._posterior = np.zeros((2, 0), dtype=np.float32)  # rows: reports (a), exposure (b)
+        self._moments = np.zeros((2, 0), dtype=np.float32)  # rows: sum of (x-mu)^2 - x, sum of mu^2
         # Per service.
         self._profiles = Profiles(cfg.profile_week_prior, cfg.profile_day_prior, cfg.profile_memory_minutes)
         self._first_seen = np.zeros(0, dtype=np.int64)
-        self._exposure = np.zeros(0, dtype=np.float32)  # decayed expected reports, a new child's zeros
-        self._states = IncidentStates()
+        self._newest = _UNSEEN  # latest first_seen: while it is recent, some windows are truncated
+        self._reports = np.zeros(0, dtype=np.float32)  # decayed reports: a new child's known zeros
         self._frozen_for = np.zeros(0, dtype=np.int32)  # consecutive minutes without learning
+        self._states = IncidentStates()
         self._triggers: dict[int, tuple[int, int]] = {}  # open incident -> (series row, window)
         self._tallies: dict[int, _Tally] = {}
-        # Profile factors of the current and previous hour, cached per service ("evidence" as in baseline).
-        self._slot = -1
-        self._cached = 0
-        self._factor = np.zeros((2, 0))
-        self._evidence = np.zeros((2, 0))
+        self._model: _Model | None = None
+        self._steady: tuple[_Model, tuple[NDArray[np.float64], ...]] | None = None
+        self._unseen = False  # services registered but not yet observed
         self._minute: int | None = None
 
         def decay(half_life: float) -> float:
@@ -173,19 +130,37 @@ class Detector:
         self._decay_level = decay(cfg.level_half_life_minutes)
         self._decay_share = decay(cfg.share_half_life_minutes)
         self._decay_dispersion = decay(cfg.dispersion_half_life_minutes)
+        # Tails are only computed above mean + k sd. Below 3 sd every Poisson/NB score is under 2.9, below
+        # 2 sd under 1.7 (test_detect_units checks): no threshold that acts on a score can be reached there.
+        acting = min(cfg.learn_score, cfg.close_score)
+        self._cut_sd = 3.0 if acting >= 2.9 else 2.0 if acting >= 1.7 else 0.0
         # Rates in findings use the first window of 5 minutes or more (the longest if none).
         self._rate_index = next((k for k, w in enumerate(cfg.windows) if w >= 5), len(cfg.windows) - 1)
 
     # --- registration ----------------------------------------------------------------------------------
 
     @property
-    def minute(self) -> datetime | None:
-        """The last minute observed."""
+    def minute(self) -> MinuteLike | None:
+        """The last minute observed (aware datetime)."""
         return None if self._minute is None else minute_datetime(self._minute)
 
     @property
     def series_count(self) -> int:
         return self._index.n_series
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in numpy arrays (state and refreshed expectations), registry dict not included."""
+        arrays = [
+            self._ring, self._sums, self._before, self._posterior, self._moments,
+            self._profiles.ratio, self._profiles.visits, self._first_seen, self._reports, self._frozen_for,
+            self._states.active, self._states.quiet, self._states.opened_at,
+            self._index.service_of, self._index.dimension_of, self._index.total_row,
+        ]  # fmt: skip
+        if self._model is not None:
+            m = self._model
+            arrays += [m.level, m.rate, m.r, m.exposure, m.parent, m.child, m.decay]
+        return sum(a.nbytes for a in arrays)
 
     def register(self, keys: Iterable[SeriesKey]) -> NDArray[np.int32]:
         """Rows of `keys` for IndexedCounts, creating series (and their services) on first sight.
@@ -198,34 +173,29 @@ class Detector:
             self._grow()
             for service in new_services:
                 self._first_seen[service] = _UNSEEN
+            self._unseen = self._unseen or bool(new_services)
             for row in new_series:
                 if self._index.dimension_of[row] > 0:
-                    self._b[row] = self._exposure[self._index.service_of[row]]
+                    self._posterior[1, row] = self._reports[self._index.service_of[row]]
+            self._model = None
         return rows
 
     def _grow(self) -> None:
         series = self._index.service_of.shape[0]
         services = self._index.total_row.shape[0]
-        if self._a.shape[0] < series:
-            ring = np.zeros((self._ring.shape[0], series), dtype=np.int32)
-            ring[:, : self._ring.shape[1]] = self._ring
-            sums = np.zeros((self._sums.shape[0], series), dtype=np.int64)
-            sums[:, : self._sums.shape[1]] = self._sums
-            self._ring, self._sums = ring, sums
+        if self._before.shape[0] < series:
+            self._ring, self._sums = _widened(self._ring, series), _widened(self._sums, series)
+            self._posterior, self._moments = (
+                _widened(self._posterior, series),
+                _widened(self._moments, series),
+            )
             self._before = grown(self._before, series)
-            self._a, self._b = grown(self._a, series), grown(self._b, series)
-            self._dnum, self._dden = grown(self._dnum, series), grown(self._dden, series)
         if self._first_seen.shape[0] < services:
             self._profiles.grow(services)
             self._first_seen = grown(self._first_seen, services)
-            self._exposure = grown(self._exposure, services)
-            self._states.grow(services)
+            self._reports = grown(self._reports, services)
             self._frozen_for = grown(self._frozen_for, services)
-            factor = np.ones((2, services))
-            evidence = np.ones((2, services))
-            factor[:, : self._factor.shape[1]] = self._factor
-            evidence[:, : self._evidence.shape[1]] = self._evidence
-            self._factor, self._evidence = factor, evidence
+            self._states.grow(services)
 
     # --- observing -------------------------------------------------------------------------------------
 
@@ -245,7 +215,6 @@ class Detector:
             if rows.size and (rows.min() < 0 or rows.max() >= self._index.n_series):
                 raise ValueError("IndexedCounts rows must come from Detector.register")
         else:
-            rows = self.register(counts.keys()).astype(np.int64)
             values = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
         if (values < 0).any():
             raise ValueError("counts must be non-negative")
@@ -256,71 +225,13 @@ class Detector:
                 for finding in self._tick(gap, empty, empty):
                     if finding.state == "closed":
                         closed[finding.service] = finding
+        if not isinstance(counts, IndexedCounts):
+            # Registered after the skipped minutes: a series named in this minute exists from this minute.
+            rows = self.register(counts.keys()).astype(np.int64)
         findings = self._tick(t, rows, values)
         current = {f.service for f in findings}
         merged = [f for s, f in closed.items() if s not in current] + findings
         return TickResult(minute_datetime(t), tuple(merged))
-
-    def _refresh_factors(self, t: int) -> None:
-        """Cache the profile factors of this hour and the previous one: hourly, and for new services."""
-        slot = slot_of(t)
-        s = self._index.n_services
-        if slot != self._slot:
-            kept = 0
-            if self._slot == (slot - 1) % SLOTS:
-                self._factor[1], self._evidence[1] = self._factor[0], self._evidence[0]
-                kept = self._cached
-            self._cache_factors(1, (slot - 1) % SLOTS, kept, s)
-            self._cache_factors(0, slot, 0, s)
-        elif self._cached < s:
-            self._cache_factors(1, (slot - 1) % SLOTS, self._cached, s)
-            self._cache_factors(0, slot, self._cached, s)
-        self._slot, self._cached = slot, s
-
-    def _cache_factors(self, which: int, slot: int, start: int, stop: int) -> None:
-        if start < stop:
-            part = slice(start, stop)
-            factor, evidence = self._profiles.factor(slot, self._level()[part], part)
-            self._factor[which, part], self._evidence[which, part] = factor, evidence
-
-    def _level(self) -> NDArray[np.float64]:
-        """Deseasonalised rate (reports per minute) of every service: posterior mean."""
-        cfg = self.config
-        tot = self._index.total_row[: self._index.n_services]
-        return (self._a[tot] + cfg.level_prior_counts) / (self._b[tot] + cfg.level_prior_minutes)
-
-    def _service_terms(
-        self, evidence: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """Per service: level, 1/r of the model (level and profile uncertainty), and the total's phi."""
-        cfg = self.config
-        tot = self._index.total_row[: self._index.n_services]
-        level = self._level()
-        model_inv = 1.0 / (self._a[tot] + cfg.level_prior_counts) + 1.0 / evidence
-        phi = np.clip(self._dnum[tot] / (self._dden[tot] + cfg.dispersion_prior), 0.0, cfg.dispersion_max)
-        return level, model_inv, phi
-
-    def _series_terms(
-        self,
-        rows: slice | NDArray[np.integer],
-        model_inv: NDArray[np.float64],
-        service_phi: NDArray[np.float64],
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Per series in `rows`: share of its service's expectation (1 for totals) and NB shape r."""
-        cfg = self.config
-        idx = self._index
-        svc = idx.service_of[rows]
-        child = idx.dimension_of[rows] > 0
-        a, b = self._a[rows].astype(np.float64), self._b[rows].astype(np.float64)
-        share = np.where(child, (a + cfg.share_prior_counts) / (b + cfg.share_prior_exposure), 1.0)
-        prior_phi = np.where(child, service_phi[svc], 0.0)
-        phi = np.clip(
-            (self._dnum[rows] + cfg.dispersion_prior * prior_phi) / (self._dden[rows] + cfg.dispersion_prior),
-            0.0,
-            cfg.dispersion_max,
-        )
-        inv = model_inv[svc] + np.where(child, 1.0 / (a + cfg.share_prior_counts), 0.0) + phi
-        return share, stats.shape(inv)
 
     def _tick(self, t: int, rows: NDArray[np.int64], values: NDArray[np.int64]) -> list[Finding]:
         cfg = self.config
@@ -330,119 +241,252 @@ class Detector:
         if n == 0:
             return []
         first_seen = self._first_seen[:s]
-        first_seen[first_seen == _UNSEEN] = t
-        self._refresh_factors(t)
+        if self._unseen:
+            first_seen[first_seen == _UNSEEN] = t
+            self._newest, self._unseen = t, False
+        model = self._current_model(t)
         svc = idx.service_of[:n]
+        tot = idx.total_row[:s]
 
         # Window sums (windows x series): subtract what leaves each window before the ring is overwritten.
         # For the 1-minute window this leaves exactly this minute's count.
         x = np.bincount(rows, weights=values, minlength=n).astype(np.int64)
-        ring_len, longest = self._ring.shape[0], int(self._window_minutes[-1])
+        ring_len, longest = self._ring.shape[0], int(self._windows[-1])
         observed = self._sums[:, :n]
-        observed += x - self._ring[(t - self._window_minutes) % ring_len, :n]
+        observed += x - self._ring[(t - self._windows) % ring_len, :n]
         before = self._before[:n]
         before += self._ring[(t - longest) % ring_len, :n] - self._ring[(t - 2 * longest) % ring_len, :n]
         self._ring[t % ring_len, :n] = x
 
-        # Expectations: a window may reach into the previous hour (other profile factor) or predate the
-        # service (shorter span).
-        evidence = np.minimum(self._evidence[0, :s], self._evidence[1, :s])
-        level, model_inv, service_phi = self._service_terms(evidence)
-        share, r = self._series_terms(slice(0, n), model_inv, service_phi)
+        # Expectations: a window may reach into the previous hour, or (young services) predate the series.
+        # Most minutes neither happens, and then they are the same as a minute ago.
         age = t - first_seen + 1
-        span = np.minimum(self._window_minutes[:, None], age)
-        this_hour = np.minimum(span, t % 60 + 1)
-        now_factor, prev_factor = self._factor[0, :s], self._factor[1, :s]
-        expected = share * (level * (this_hour * now_factor + (span - this_hour) * prev_factor))[:, svc]
-        service_now = level * now_factor
-        expected_now = share * service_now[svc]
+        steady = t - self._newest + 1 >= longest and t % 60 + 1 >= longest
+        if steady:
+            expected, bar, ratio_bar = self._steady_expectations(model)
+        else:
+            if t - self._newest + 1 >= longest:
+                this_hour = np.minimum(self._windows, t % 60 + 1)[:, None]
+                earlier = self._windows[:, None] - this_hour
+            else:
+                span = np.minimum(self._windows[:, None], age)
+                this_hour = np.minimum(span, t % 60 + 1)[:, svc]
+                earlier = span[:, svc] - this_hour
+            expected = this_hour * model.rate[0] + earlier * model.rate[1]
+            bar, ratio_bar = _bars(expected, model.r, self._cut_sd, cfg.min_ratio)
+        expected_now, r = model.rate[0], model.r
 
         # Only series with enough distinct reporters in the longest window (the 15-minute dedup window, so
-        # its count is distinct clients) give evidence for opening, staying open and pausing learning: one
-        # report in a rare region is "surprising" yet says nothing about an outage. The surprise itself may
-        # come from a shorter window, where a fresh outage stands out soonest. Tails are only worth
-        # computing above mean + 2 sd: below, the score is under 2 (test_detect_units checks), less than
-        # any threshold that acts on it. Both cuts keep a quiet million series cheap.
+        # its count is distinct clients) give evidence for opening and staying open: one report in a rare
+        # region is "surprising" yet says nothing about an outage. The surprise itself may come from a
+        # shorter window, where a fresh outage stands out soonest. Service totals are scored whatever
+        # their count, because their surprise also pauses learning (below). Tails are only computed
+        # above `bar` (see _cut_sd). These cuts keep a quiet million series cheap.
         counted = observed[-1] >= cfg.min_clients
-        spread = 2.0 * np.sqrt(expected + expected * expected / r)
-        compute = counted & (observed > expected + spread)
-        score = np.zeros(observed.shape)
+        compute = (counted | model.is_total) & (observed > bar)
         if compute.any():
+            score = np.zeros(observed.shape)
             shapes = np.broadcast_to(r, score.shape)[compute]
             score[compute] = stats.surprise(observed[compute], expected[compute], shapes)
-        best = score.max(axis=0)
-        evidence = _group_max(best, svc, s)
-        open_scores = np.where(observed >= cfg.min_ratio * expected, score, 0.0)
-        candidates = open_scores >= cfg.open_score
-        if candidates.any():
-            # A flood (a few clients re-counted every dedup window) was already there 15 minutes ago: up to
-            # `flood_allowance` of the reporters seen then are discounted, and the rest must still surprise.
-            allowance = np.minimum(before, cfg.flood_allowance)
-            rest = (observed - allowance)[candidates]
-            robust = stats.surprise(rest, expected[candidates], np.broadcast_to(r, score.shape)[candidates])
-            open_scores[candidates] = np.where(robust >= cfg.flood_score, open_scores[candidates], 0.0)
-        open_window = open_scores.argmax(axis=0)
-        best_open = np.take_along_axis(open_scores, open_window[None, :], axis=0)[0]
-        group_open = _group_max(best_open, svc, s)
+            best = score.max(axis=0)
+            open_scores = np.where(counted & (observed >= ratio_bar), score, 0.0)
+            candidates = open_scores >= cfg.open_score
+            if candidates.any():
+                # A flood (a few clients re-counted every dedup window) was already there 15 minutes ago:
+                # up to `flood_allowance` of the reporters seen then are discounted, and the rest must
+                # still surprise.
+                allowance = np.minimum(before, cfg.flood_allowance)
+                rest = (observed - allowance)[candidates]
+                robust = stats.surprise(
+                    rest, expected[candidates], np.broadcast_to(r, score.shape)[candidates]
+                )
+                open_scores[candidates] = np.where(robust >= cfg.flood_score, open_scores[candidates], 0.0)
+            best_open = open_scores.max(axis=0)
+            evidence, group_open = _group_max(np.stack([np.where(counted, best, 0.0), best_open]), svc, s)
+        else:  # the usual quiet minute: nothing above its bar
+            best = best_open = np.zeros(n)
+            open_scores = np.zeros(observed.shape)
+            evidence = group_open = np.zeros(s)
 
-        # Learning stops while the service looks anomalous, except during the warm-up (everything is
-        # surprising to an empty baseline) and once the anomaly has lasted so long that it is the new normal.
+        # Learning stops while the service looks anomalous (its total, even on a few reports: the first
+        # reporters of an outage on a tiny service must not become its baseline; or any series with
+        # enough reporters), except during the warm-up (everything is surprising to an empty baseline)
+        # and once the anomaly has lasted so long that it is the new normal.
         states = self._states
         warm = age > cfg.warmup_minutes
-        frozen = states.active[:s] | (evidence >= cfg.learn_score)
+        frozen = states.active[:s] | (np.maximum(evidence, best[tot]) >= cfg.learn_score)
         frozen_for = self._frozen_for[:s]
         frozen_for[:] = np.where(frozen, frozen_for + 1, 0)
-        learn_service = ~frozen | ~warm | (frozen_for > cfg.relearn_after_minutes)
-        profiling = age > cfg.profile_after_minutes
-        self._learn(t, x, expected_now, level, service_now, learn_service, profiling)
+        learn = ~frozen | ~warm | (frozen_for > cfg.relearn_after_minutes)
+        self._learn(t, x, model, learn, age > cfg.profile_after_minutes)
 
         transitions = states.step(
             t, group_open, evidence, warm, cfg.open_score, cfg.close_score, cfg.close_quiet_minutes
         )
-        tick = _Tick(t, x, observed, expected, expected_now, r)
+        if not transitions.any:
+            return []
         for service in np.flatnonzero(transitions.opened):
             group = self._group_rows(int(service))
             top = group[int(np.argmax(best_open[group]))]
-            self._triggers[int(service)] = (top, int(self._window_minutes[open_window[top]]))
-        return self._findings(tick, transitions, evidence)
+            self._triggers[int(service)] = (top, int(self._windows[np.argmax(open_scores[:, top])]))
+        return self._findings(_Tick(t, x, observed, expected, expected_now, r), transitions, evidence)
 
     def _learn(
         self,
         t: int,
         x: NDArray[np.int64],
-        expected_now: NDArray[np.float64],
-        level: NDArray[np.float64],
-        service_now: NDArray[np.float64],
-        learn_service: NDArray[np.bool_],
+        model: _Model,
+        learn: NDArray[np.bool_],
         profiling: NDArray[np.bool_],
     ) -> None:
         """Fold minute t into the baselines of the services allowed to learn (and their children).
 
-        The profile only learns once the level has seen a whole day: before, count / level mostly measures
-        how far the young level still is from a daily mean, and the profile would remember that for weeks.
+        Updates run in place over all series; the few rows that must not learn are put back after, which
+        is cheaper than masking every operation. The profile and the dispersion only learn once the level
+        has seen a whole day: before, count / level mostly measures how far the young level still is from
+        a daily mean, and the profile would remember that for weeks.
         """
         idx = self._index
         n, s = idx.n_series, idx.n_services
         svc = idx.service_of[:n]
-        tot = idx.total_row[:s]
-        learn = learn_service[svc]
-        child = learn & (idx.dimension_of[:n] > 0)
+        xf = x.astype(np.float32)
+        x_service = xf[idx.total_row[:s]]
 
-        dd, dq, dl = self._decay_dispersion, self._decay_share, self._decay_level
-        xf = x.astype(np.float64)
-        dnum, dden = self._dnum[:n], self._dden[:n]
-        dnum[:] = np.where(learn, dd * dnum + ((xf - expected_now) ** 2 - xf), dnum)
-        dden[:] = np.where(learn, dd * dden + expected_now**2, dden)
+        posterior = self._posterior[:, :n]
+        hold = np.flatnonzero(~learn[svc]) if not learn.all() else None
+        kept = posterior[:, hold] if hold is not None else None
+        posterior *= model.decay
+        posterior[0] += xf
+        posterior[1] += model.exposure + xf[model.parent] * model.child
+        if hold is not None:
+            posterior[:, hold] = kept
 
-        a, b = self._a[:n], self._b[:n]
-        a[:] = np.where(child, dq * a + xf, a)
-        b[:] = np.where(child, dq * b + service_now[svc], b)
-        x_service = xf[tot]
-        a[tot] = np.where(learn_service, dl * a[tot] + x_service, a[tot])
-        b[tot] = np.where(learn_service, dl * b[tot] + self._factor[0, :s], b[tot])
-        self._profiles.learn(slot_of(t), x_service / level, learn_service & profiling)
-        exposure = self._exposure[:s]
-        exposure[:] = np.where(learn_service, dq * exposure + service_now, exposure)
+        both = learn & profiling
+        moments = self._moments[:, :n]
+        hold = np.flatnonzero(~both[svc]) if not both.all() else None
+        kept = moments[:, hold] if hold is not None else None
+        moments *= self._decay_dispersion
+        moments[0] += (xf - model.rate[0]) ** 2 - xf
+        moments[1] += model.rate_squared
+        if hold is not None:
+            moments[:, hold] = kept
+
+        self._profiles.learn(slot_of(t), x_service / model.level, both)
+        reports = self._reports[:s]
+        reports[:] = np.where(learn, self._decay_share * reports + x_service, reports)
+
+    # --- expectations ------------------------------------------------------------------------------
+
+    def _current_model(self, t: int) -> _Model:
+        model = self._model
+        if (
+            model is None
+            or model.n != self._index.n_series
+            or t - model.made_at >= self.config.refresh_minutes
+            or t // 60 != model.made_at // 60
+        ):
+            model = self._model = self._build_model(t)
+        return model
+
+    def _steady_expectations(self, model: _Model) -> tuple[NDArray[np.float64], ...]:
+        """Window expectations (and their bars) once every window lies within the current hour."""
+        if self._steady is None or self._steady[0] is not model:
+            expected = self._windows[:, None] * model.rate[0]
+            bars = _bars(expected, model.r, self._cut_sd, self.config.min_ratio)
+            self._steady = (model, (expected, *bars))
+        return self._steady[1]
+
+    def _level(self) -> NDArray[np.float64]:
+        """Deseasonalised rate (reports per minute) of every service: posterior mean."""
+        cfg = self.config
+        tot = self._index.total_row[: self._index.n_services]
+        a, b = self._posterior[:, tot]
+        return (a + cfg.level_prior_counts) / (b + cfg.level_prior_minutes)
+
+    def _shape_terms(
+        self, rows: slice | NDArray[np.integer], evidence: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Per series in `rows`: share of its service's expectation (1 for totals) and NB shape r.
+
+        1/r adds the uncertainty of the service's level and profile (`evidence`, per service), of the
+        child's share, and the series' extra-Poisson dispersion (a child with little data borrows its
+        service's).
+        """
+        cfg = self.config
+        idx = self._index
+        tot = idx.total_row[: idx.n_services]
+        a_tot = self._posterior[0, tot].astype(np.float64)
+        model_inv = 1.0 / (a_tot + cfg.level_prior_counts) + 1.0 / evidence
+        service_phi = np.clip(
+            self._moments[0, tot] / (self._moments[1, tot] + cfg.dispersion_prior), 0.0, cfg.dispersion_max
+        )
+        svc = idx.service_of[rows]
+        child = idx.dimension_of[rows] > 0
+        a, b = self._posterior[:, rows].astype(np.float64)
+        num, den = self._moments[:, rows]
+        share = np.where(child, (a + cfg.share_prior_counts) / (b + cfg.share_prior_exposure), 1.0)
+        prior_phi = np.where(child, service_phi[svc], 0.0)
+        phi = np.clip(
+            (num + cfg.dispersion_prior * prior_phi) / (den + cfg.dispersion_prior),
+            0.0,
+            cfg.dispersion_max,
+        )
+        inv = model_inv[svc] + np.where(child, 1.0 / (a + cfg.share_prior_counts), 0.0) + phi
+        return share, stats.shape(inv)
+
+    def _build_model(self, t: int) -> _Model:
+        idx = self._index
+        n, s = idx.n_series, idx.n_services
+        svc = idx.service_of[:n]
+        level = self._level()
+        slot = slot_of(t)
+        now, now_evidence = self._profiles.factor(slot, level, slice(0, s))
+        prev, prev_evidence = self._profiles.factor((slot - 1) % SLOTS, level, slice(0, s))
+        share, r = self._shape_terms(slice(0, n), np.minimum(now_evidence, prev_evidence))
+        per_minute = share * level[svc]
+        child = idx.dimension_of[:n] > 0
+        return _Model(
+            made_at=t,
+            n=n,
+            s=s,
+            level=level,
+            rate=np.stack([per_minute * now[svc], per_minute * prev[svc]]),
+            rate_squared=((per_minute * now[svc]) ** 2).astype(np.float32),
+            r=r,
+            exposure=np.where(child, 0.0, now[svc]).astype(np.float32),
+            parent=idx.total_row[svc],
+            child=child.astype(np.float32),
+            is_total=~child,
+            decay=np.where(child, self._decay_share, self._decay_level).astype(np.float32),
+        )
+
+    def baseline(self, series: str | SeriesKey, minute: MinuteLike, minutes: int = 1) -> Expectation:
+        """Expected distinct reporters of a service (or one child series) over [minute, minute + minutes).
+
+        Uses the current state (the baseline as learned so far), so it is the chart's "normal" line; the
+        band is the central `band_coverage` interval of the predictive distribution.
+        """
+        key = SeriesKey.total(series) if isinstance(series, str) else series
+        row = self._index.row(key)
+        if row is None:
+            raise KeyError(f"unknown series {key.label()}")
+        if minutes < 1:
+            raise ValueError("minutes must be at least 1")
+        service = int(self._index.service_of[row])
+        level = self._level()
+        start = epoch_minute(minute)
+        expected_service, evidence = 0.0, np.inf
+        m = start
+        while m < start + minutes:
+            run = min(60 - m % 60, start + minutes - m)
+            factor, slot_evidence = self._profiles.factor(slot_of(m), level[[service]], np.array([service]))
+            expected_service += float(level[service] * factor[0]) * run
+            evidence = min(evidence, float(slot_evidence[0]))
+            m += run
+        share, r = self._shape_terms(np.array([row]), np.full(self._index.n_services, evidence))
+        expected = float(share[0]) * expected_service
+        low, high = stats.band(expected, float(r[0]), self.config.band_coverage)
+        return Expectation(expected, low, high)
 
     # --- reporting -------------------------------------------------------------------------------------
 
@@ -493,7 +537,7 @@ class Detector:
         idx = self._index
         total = int(idx.total_row[service])
         k_rate = self._rate_index
-        span = min(int(self._window_minutes[k_rate]), tick.minute - int(self._first_seen[service]) + 1)
+        span = min(int(self._windows[k_rate]), tick.minute - int(self._first_seen[service]) + 1)
         # Impact from the size of the departure of the service total, read on its most surprising window
         # (a cliff shows first in the 1-minute window, a ramp in the 15-minute one).
         total_scores = stats.surprise(tick.observed[:, total], tick.expected[:, total], tick.r[total])
@@ -502,15 +546,14 @@ class Detector:
         impact: ImpactLevel = (
             "critical" if ratio >= cfg.critical_ratio else "major" if ratio >= cfg.major_ratio else "minor"
         )
-        dims = idx.dimension_of[tally.rows]
         # The children's own scores (best window), computed here without the tick's cuts: few rows.
         group = np.asarray(tally.rows)
-        observed, expected = tick.observed[:, group], tick.expected[:, group]
-        child_scores = stats.surprise(observed, expected, tick.r[group]).max(axis=0)
+        child_scores = stats.surprise(tick.observed[:, group], tick.expected[:, group], tick.r[group]).max(
+            axis=0
+        )
+        dims = idx.dimension_of[group]
         parts: dict[str, tuple[Share, ...]] = {}
-        for d, dimension in enumerate(DIMENSIONS):
-            if d == 0:
-                continue
+        for d, dimension in enumerate(DIMENSIONS[1:], start=1):
             pick = np.flatnonzero(dims == d)
             parts[dimension] = rank(
                 [idx.key(tally.rows[i]).value for i in pick],
@@ -537,42 +580,27 @@ class Detector:
             trigger_window=trigger_window,
         )
 
-    def baseline(self, series: str | SeriesKey, minute: MinuteLike, minutes: int = 1) -> Expectation:
-        """Expected distinct reporters of a service (or one child series) over [minute, minute + minutes).
 
-        Uses the current state (the baseline as learned so far), so it is the chart's "normal" line; the
-        band is the central `band_coverage` interval of the predictive distribution.
-        """
-        key = SeriesKey.total(series) if isinstance(series, str) else series
-        row = self._index.row(key)
-        if row is None:
-            raise KeyError(f"unknown series {key.label()}")
-        if minutes < 1:
-            raise ValueError("minutes must be at least 1")
-        service = int(self._index.service_of[row])
-        level = self._level()
-        start = epoch_minute(minute)
-        expected_service = 0.0
-        evidence = np.inf
-        m = start
-        while m < start + minutes:
-            run = min(60 - m % 60, start + minutes - m)
-            f, e = self._profiles.factor(slot_of(m), level[[service]], np.array([service]))
-            expected_service += float(level[service] * f[0]) * run
-            evidence = min(evidence, float(e[0]))
-            m += run
-        evidence_all = np.full(self._index.n_services, evidence)
-        _, model_inv, service_phi = self._service_terms(evidence_all)
-        share, r = self._series_terms(np.array([row]), model_inv, service_phi)
-        expected = float(share[0]) * expected_service
-        low, high = stats.band(expected, float(r[0]), self.config.band_coverage)
-        return Expectation(expected, low, high)
+def _bars(
+    expected: NDArray[np.float64], r: NDArray[np.float64], sds: float, min_ratio: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Counts worth a tail computation (above mean + `sds` sd) and counts large enough to open (ratio)."""
+    return expected + sds * np.sqrt(expected + expected**2 / r), min_ratio * expected
 
 
-def _group_max(values: NDArray[np.float64], groups: NDArray[np.integer], n_groups: int) -> NDArray:
-    """Max of `values` per group (0 where a group has no positive value): only non-zero entries move."""
-    out = np.zeros(n_groups)
-    hot = np.flatnonzero(values > 0)
-    if hot.size:
-        np.maximum.at(out, groups[hot], values[hot])
+def _widened(array: NDArray[np.generic], columns: int) -> NDArray[np.generic]:
+    """A 2-D array with its second axis extended (zeros) to `columns`."""
+    out = np.zeros((array.shape[0], columns), dtype=array.dtype)
+    out[:, : array.shape[1]] = array
     return out
+
+
+def _group_max(
+    values: NDArray[np.float64], groups: NDArray[np.integer], n_groups: int
+) -> NDArray[np.float64]:
+    """Max of each row of `values` (k x series) per group (k x groups; 0 where nothing is positive)."""
+    out = np.zeros((n_groups, values.shape[0]))
+    hot = np.flatnonzero(values.any(axis=0))
+    if hot.size:
+        np.maximum.at(out, groups[hot], values[:, hot].T)
+    return out.T

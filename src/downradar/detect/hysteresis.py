@@ -26,6 +26,11 @@ class Transitions:
     recovering: NDArray[np.bool_]
     closed: NDArray[np.bool_]
 
+    @property
+    def any(self) -> bool:
+        """Whether any service has an incident open (or closing) this minute."""
+        return bool(self.opened.any() or self.ongoing.any() or self.recovering.any() or self.closed.any())
+
 
 class IncidentStates:
     def __init__(self) -> None:
@@ -52,6 +57,9 @@ class IncidentStates:
         active = self.active[:n]
         quiet = self.quiet[:n]
         opened = ~active & may_open & (open_score >= open_threshold)
+        if not opened.any() and not active.any():  # the usual minute: nothing open, nothing opens
+            none = np.zeros(n, dtype=bool)
+            return Transitions(none, none, none, none)
         hot = score >= close_threshold
         quiet[:] = np.where(active & ~hot, quiet + 1, 0)
         closed = active & (quiet >= quiet_minutes)

@@ -29,43 +29,53 @@ def log_sf(x: ArrayLike, mu: ArrayLike, r: ArrayLike) -> NDArray[np.float64]:
 
     Arrays broadcast. x <= 0 gives 0 (certain). mu must be > 0, r > 0.
     """
-    x, mu, r = np.broadcast_arrays(
-        np.asarray(x, dtype=np.float64), np.asarray(mu, dtype=np.float64), np.asarray(r, dtype=np.float64)
-    )
+    x, mu, r = (np.asarray(v, dtype=np.float64) for v in (x, mu, r))
+    if not x.shape == mu.shape == r.shape:
+        x, mu, r = np.broadcast_arrays(x, mu, r)
+    if x.ndim == 0:
+        return log_sf(x.reshape(1), mu.reshape(1), r.reshape(1)).reshape(())
     out = np.zeros(x.shape, dtype=np.float64)
     pos = x > 0
-    if not pos.any():
-        return out
-    xp, mp, rp = x[pos], mu[pos], r[pos]
-    poisson = ~np.isfinite(rp)
-    tail = np.empty_like(xp)
-    ratio = np.empty_like(xp)
-    logpmf = np.empty_like(xp)
+    if not pos.all():
+        if not pos.any():
+            return out
+        x, mu, r = x[pos], mu[pos], r[pos]
+    poisson = ~np.isfinite(r)
     if poisson.any():
-        xs, ms = xp[poisson], mp[poisson]
-        tail[poisson] = special.gammainc(xs, ms)
-        logpmf[poisson] = xs * np.log(ms) - ms - special.gammaln(xs + 1.0)
-        ratio[poisson] = ms / (xs + 1.0)
-    nb = ~poisson
-    if nb.any():
-        xs, ms, rs = xp[nb], mp[nb], rp[nb]
-        q = ms / (rs + ms)
-        tail[nb] = special.betainc(xs, rs, q)
-        logpmf[nb] = (
-            special.gammaln(xs + rs)
-            - special.gammaln(rs)
-            - special.gammaln(xs + 1.0)
-            - rs * np.log1p(ms / rs)
-            + xs * np.log(q)
-        )
-        # For r < 1 the ratio grows towards q further out; q bounds it, so take the larger.
-        ratio[nb] = np.maximum((xs + rs) / (xs + 1.0) * q, np.where(rs < 1.0, q, 0.0))
+        tail = np.empty_like(x)
+        tail[poisson] = special.gammainc(x[poisson], mu[poisson])
+        nb = ~poisson
+        tail[nb] = special.betainc(x[nb], r[nb], mu[nb] / (r[nb] + mu[nb]))
+    else:
+        tail = special.betainc(x, r, mu / (r + mu))
     far = tail < _TINY
     result = np.log(np.where(far, 1.0, tail))
     if far.any():
-        result[far] = logpmf[far] - np.log1p(-np.minimum(ratio[far], 1.0 - 1e-12))
+        result[far] = _log_far_tail(x[far], mu[far], r[far])
+    if pos.all():
+        return np.minimum(result, 0.0)
     out[pos] = np.minimum(result, 0.0)
     return out
+
+
+def _log_far_tail(x: NDArray[np.float64], mu: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray:
+    """log pmf(x) - log(1 - rho): the geometric bound on a tail too thin for the special functions."""
+    poisson = ~np.isfinite(r)
+    rs = np.where(poisson, 1.0, r)  # placeholder shape where Poisson, so the NB terms stay finite
+    q = mu / (rs + mu)
+    nb_logpmf = (
+        special.gammaln(x + rs)
+        - special.gammaln(rs)
+        - special.gammaln(x + 1.0)
+        - rs * np.log1p(mu / rs)
+        + x * np.log(q)
+    )
+    poisson_logpmf = x * np.log(mu) - mu - special.gammaln(x + 1.0)
+    # For r < 1 the ratio of consecutive terms grows towards q further out; q bounds it, so take the larger.
+    nb_ratio = np.maximum((x + rs) / (x + 1.0) * q, np.where(rs < 1.0, q, 0.0))
+    logpmf = np.where(poisson, poisson_logpmf, nb_logpmf)
+    ratio = np.where(poisson, mu / (x + 1.0), nb_ratio)
+    return logpmf - np.log1p(-np.minimum(ratio, 1.0 - 1e-12))
 
 
 def surprise(x: ArrayLike, mu: ArrayLike, r: ArrayLike) -> NDArray[np.float64]:
