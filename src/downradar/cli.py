@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine
 
 from downradar import incidents as lifecycle
 from downradar.catalog import CatalogError, load_catalog
-from downradar.clock import SystemClock
+from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.queries import load_incidents
@@ -32,6 +32,7 @@ from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.migrate import current_revision
+from downradar.web.app import Feed
 
 app = typer.Typer(
     help="Downradar: crowdsourced outage detection and a Statuspage-compatible status page.",
@@ -116,31 +117,20 @@ def _parse_time(option: str, value: str) -> datetime:
 # -- serving -------------------------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, *, demo: bool) -> None:
+def _serve(settings: Settings, *, clock: Clock | None = None, feed: Feed | None = None) -> None:
     import uvicorn
 
     from downradar.logs import configure
     from downradar.web import create_app
 
     configure(settings.log_format)
-    with _database(settings) as engine:
-        with engine.begin() as conn:
-            token = settings.admin_token or get_or_create(conn, "admin_token")
-        if demo:
-            from downradar.demo import seed_demo
-
-            with err.status("Writing a fortnight of demo reports…"):
-                written = seed_demo(engine, load_catalog(settings.catalog), SystemClock().now())
-            if written:
-                err.print(f"Demo data: {written:,} background reports over 14 days.")
+    with _database(settings) as engine, engine.begin() as conn:
+        token = settings.admin_token or get_or_create(conn, "admin_token")
     err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
     if settings.admin_token is None:
-        err.print(
-            f"Admin token (generated, kept in the database; set DOWNRADAR_ADMIN_TOKEN to choose): {token}"
-        )
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
-    )
+        err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
+    app = create_app(settings, clock=clock, feed=feed)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
 @app.command()
@@ -151,17 +141,45 @@ def run(
     catalog: CatalogOption = None,
 ) -> None:
     """Serve the status page, the APIs and report intake (upgrades the database first)."""
-    _serve(_settings(db, catalog, host=host, port=port), demo=False)
+    _serve(_settings(db, catalog, host=host, port=port))
+
+
+DEMO_DB = Path("data/demo.db")
 
 
 @app.command()
 def demo(
     host: Annotated[str | None, typer.Option(help="Address to bind")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
-    db: DbOption = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Keep the demo here instead of a fresh data/demo.db")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Demo minutes per real minute")] = 60.0,
+    lead_in: Annotated[int, typer.Option(help="Quiet demo minutes before the outage starts")] = 90,
 ) -> None:
-    """Serve the demo catalog with a fortnight of demo report traffic (what `make run` starts)."""
-    _serve(_settings(db, None, host=host, port=port), demo=True)
+    """Serve the demo catalog on an accelerated clock: a fortnight of history, live traffic, and after a
+    short lead-in the 4 February 2026 ChatGPT outage, detected live (what `make run` starts)."""
+    from downradar.demo import seed_demo
+    from downradar.demo_feed import DemoClock, DemoFeed, demo_start
+
+    if speed <= 0 or lead_in < 0:
+        fail("--speed must be positive and --lead-in at least 0")
+    if db is None:
+        for suffix in ("", "-wal", "-shm"):  # a fresh demo each time: its clock runs ahead of the real one
+            DEMO_DB.with_name(DEMO_DB.name + suffix).unlink(missing_ok=True)
+        db = f"sqlite:///{DEMO_DB}"
+    settings = _settings(db, None, host=host, port=port, page_refresh_seconds=10)
+    start = demo_start()
+    catalog = load_catalog(settings.catalog)
+    with _database(settings) as engine, err.status("Writing a fortnight of demo reports…"):
+        written = seed_demo(engine, catalog, start)
+    if written:
+        err.print(f"Demo data: {written:,} reports over the last 14 days.")
+    err.print(
+        f"Demo clock: {speed:g}× real time. The 4 Feb 2026 ChatGPT outage begins in about "
+        f"{lead_in / speed * 60:.0f} s: open /services/chatgpt and watch the detector find it."
+    )
+    _serve(settings, clock=DemoClock(start, speed), feed=DemoFeed(catalog, timedelta(minutes=lead_in)))
 
 
 # -- database ------------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     dedup_minutes: int = Field(default=15, description="Only a client's first report per service counts")
     max_batch: int = Field(default=5000, description="Largest group-commit transaction, in reports")
     log_format: str = Field(default="text", description="text or json")
+    page_refresh_seconds: int | None = Field(
+        default=None, description="Pages reload themselves this often (the demo sets it)"
+    )
     detect: bool = Field(default=True, description="Run the detector every minute and open incidents")
 
 

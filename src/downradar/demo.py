@@ -28,7 +28,7 @@ def daily_factor(moment: datetime) -> float:
     return 1 + amplitude * math.sin((hours - 15) / 24 * 2 * math.pi)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def poisson(rng: random.Random, lam: float) -> int:
     threshold, k, p = math.exp(-lam), 0, 1.0
     while True:
         p *= rng.random()
@@ -46,7 +46,7 @@ def background_reports(catalog: Catalog, start: datetime, end: datetime, seed: i
         factor = daily_factor(minute)
         for service in catalog.services:
             lam = USUAL_PER_15_MIN.get(service.id, 3.0) / 15 * factor
-            for _ in range(_poisson(rng, lam)):
+            for _ in range(poisson(rng, lam)):
                 component = (
                     rng.choice(service.components).id if service.components and rng.random() < 0.7 else ""
                 )

@@ -45,7 +45,8 @@ class LiveDetection:
         self._scores: dict[str, float] = {}
 
     def last_complete_minute(self, now: datetime) -> int:
-        return epoch_minute(now - GRACE) - 1
+        # GRACE is real time: on an accelerated clock it spans more clock time.
+        return epoch_minute(now - GRACE * self.clock_speed) - 1
 
     def catch_up(self) -> int:
         """Process every complete minute not yet seen (all of the stored history on the first call)."""

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -47,7 +48,15 @@ def open_incident_counts(engine: Engine) -> dict[str, int]:
     return {service: int(n) for service, n in rows}
 
 
-def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+class Feed(Protocol):
+    """Something that feeds the running server (the demo's live traffic)."""
+
+    async def run(self, rt: Runtime) -> None: ...
+
+
+def create_app(
+    settings: Settings | None = None, clock: Clock | None = None, feed: Feed | None = None
+) -> FastAPI:
     settings = settings or Settings()
     clock = clock or SystemClock()
 
@@ -80,6 +89,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             detection = LiveDetection(engine, catalog, clock)
             app.state.runtime.detection = detection
             background.append(asyncio.create_task(detection.run_forever()))
+        if feed is not None:
+            background.append(asyncio.create_task(feed.run(app.state.runtime)))
         log.info(
             "downradar %s serving %d services from %s",
             __version__,

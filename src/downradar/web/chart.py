@@ -17,7 +17,7 @@ from downradar.web.timefmt import zone
 
 # The SVG scales to the page width; a modest viewBox keeps its text legible on a phone.
 WIDTH, HEIGHT = 480, 200
-LEFT, RIGHT, TOP, BOTTOM = 34, 6, 16, 26
+LEFT, RIGHT, TOP, BOTTOM = 44, 6, 16, 26
 LABEL_EVERY_HOURS = 6
 HALF_LABEL = 16  # about half an hour label's width: closer to a side, it is anchored to that side
 

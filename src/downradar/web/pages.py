@@ -193,6 +193,7 @@ def render(
         "time_zone": page.time_zone,
         "zone_name": now.astimezone(zone(page.time_zone)).tzname(),
         "now": now,
+        "refresh_seconds": rt.settings.page_refresh_seconds,
     }
     return templates.TemplateResponse(
         request,
