@@ -214,8 +214,8 @@ def test_closing_during_a_gap_is_reported(trained: Detector) -> None:
 
 
 def test_deterministic_and_mapping_equals_indexed_counts() -> None:
-    outage = Episode.plateau("svc", START + 1080, 30, 20.0, Mix({"login": 1}, {"DE": 1}, {"error": 1}))
-    scenario = Scenario(START, 1440, SERVICES, (outage,), seed=5)
+    outage = Episode.plateau("svc", START + 540, 30, 20.0, Mix({"login": 1}, {"DE": 1}, {"error": 1}))
+    scenario = Scenario(START, 720, SERVICES, (outage,), seed=5)
     one, two = feed(Detector(), scenario), feed(Detector(), scenario)
     counts = minute_counts(scenario)
     third = Detector()

@@ -19,17 +19,19 @@ its children learn nothing in a minute where it looks anomalous (config.learn_sc
 Expectations and shapes change slowly, so they are refreshed every `refresh_minutes` (and at each new hour
 and new series); a tick then costs a few dozen vectorised operations over all series.
 
-Memory (float32/int32 unless said): per series 30 ring counts (120 B) + 3 window sums and the earlier
-15 minutes (32 B, int64) + rate/share posterior (8 B) + dispersion moments (8 B) + service row and
-dimension (5 B) = 173 B of state, ~40 B of refreshed expectations, and ~150 B for its key in the registry.
-Per service on top: profile 168 float32 + 168 uint8 (840 B) + ~60 B of scalars. So 1 M series in 50 k
-services take about 410 B per series (Detector.nbytes counts the arrays).
+Memory per series (all 32-bit): 30 ring counts (120 B) + 3 window sums and the 15 minutes before them
+(16 B) + rate/share posterior (8 B) + dispersion moments (8 B) + service row and dimension (5 B) = 157 B
+of state, plus ~60 B of refreshed expectations (rates, shape, window bars) and ~250 B for its key in the
+registry dict. Per service on top: profile 168 float32 + 168 uint8 (840 B) + ~60 B of scalars. Arrays
+grow by doubling, so up to half of them can be headroom. Measured with 1.05 M series in 50 k services:
+about 0.8 KB of peak RSS per series all told, ticks of 0.1 to 0.5 s (Detector.nbytes counts the arrays).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -63,9 +65,9 @@ class _Model:
     n: int  # series and services it covers
     s: int
     level: NDArray[np.float64]  # per service: reports per minute, deseasonalised
-    rate: NDArray[np.float64]  # (2, n): expected per minute in this hour and in the previous one
+    rate: NDArray[np.float32]  # (2, n): expected per minute in this hour and in the previous one
     rate_squared: NDArray[np.float32]  # (n,) rate[0] ** 2, for the dispersion moments
-    r: NDArray[np.float64]  # (n,) NB shape
+    r: NDArray[np.float32]  # (n,) NB shape
     exposure: NDArray[np.float32]  # (n,) per-minute exposure of a total's rate posterior (0 for children)
     parent: NDArray[np.int32]  # (n,) row of each series' service total
     child: NDArray[np.float32]  # (n,) 1 for children, 0 for totals
@@ -78,11 +80,11 @@ class _Tick:
     """One minute's per-series arrays (windows x series where 2-D), alive only while the tick runs."""
 
     minute: int
-    x: NDArray[np.int64]
-    observed: NDArray[np.int64]
-    expected: NDArray[np.float64]
-    expected_now: NDArray[np.float64]
-    r: NDArray[np.float64]
+    x: NDArray[np.int32]
+    observed: NDArray[np.int32]
+    expected: NDArray[np.float32]
+    expected_now: NDArray[np.float32]
+    r: NDArray[np.float32]
 
 
 @dataclass
@@ -106,8 +108,8 @@ class Detector:
         # reports / profile exposure) or share (children: reports / reports of their service); the
         # decayed moments behind phi.
         self._ring = np.zeros((2 * cfg.windows[-1], 0), dtype=np.int32)
-        self._sums = np.zeros((len(cfg.windows), 0), dtype=np.int64)
-        self._before = np.zeros(0, dtype=np.int64)
+        self._sums = np.zeros((len(cfg.windows), 0), dtype=np.int32)
+        self._before = np.zeros(0, dtype=np.int32)
         self._posterior = np.zeros((2, 0), dtype=np.float32)  # rows: reports (a), exposure (b)
         self._moments = np.zeros((2, 0), dtype=np.float32)  # rows: sum of (x-mu)^2 - x, sum of mu^2
         # Per service.
@@ -120,7 +122,7 @@ class Detector:
         self._triggers: dict[int, tuple[int, int]] = {}  # open incident -> (series row, window)
         self._tallies: dict[int, _Tally] = {}
         self._model: _Model | None = None
-        self._steady: tuple[_Model, tuple[NDArray[np.float64], ...]] | None = None
+        self._steady: tuple[_Model, tuple[NDArray[np.float32], ...]] | None = None
         self._unseen = False  # services registered but not yet observed
         self._minute: int | None = None
 
@@ -140,8 +142,8 @@ class Detector:
     # --- registration ----------------------------------------------------------------------------------
 
     @property
-    def minute(self) -> MinuteLike | None:
-        """The last minute observed (aware datetime)."""
+    def minute(self) -> datetime | None:
+        """The last minute observed."""
         return None if self._minute is None else minute_datetime(self._minute)
 
     @property
@@ -234,6 +236,7 @@ class Detector:
         return TickResult(minute_datetime(t), tuple(merged))
 
     def _tick(self, t: int, rows: NDArray[np.int64], values: NDArray[np.int64]) -> list[Finding]:
+        # Per-series arrays are 32-bit (counts and expectations need no more); tails are computed in 64.
         cfg = self.config
         idx = self._index
         n, s = idx.n_series, idx.n_services
@@ -250,7 +253,7 @@ class Detector:
 
         # Window sums (windows x series): subtract what leaves each window before the ring is overwritten.
         # For the 1-minute window this leaves exactly this minute's count.
-        x = np.bincount(rows, weights=values, minlength=n).astype(np.int64)
+        x = np.bincount(rows, weights=values, minlength=n).astype(np.int32)
         ring_len, longest = self._ring.shape[0], int(self._windows[-1])
         observed = self._sums[:, :n]
         observed += x - self._ring[(t - self._windows) % ring_len, :n]
@@ -266,10 +269,10 @@ class Detector:
             expected, bar, ratio_bar = self._steady_expectations(model)
         else:
             if t - self._newest + 1 >= longest:
-                this_hour = np.minimum(self._windows, t % 60 + 1)[:, None]
+                this_hour = np.minimum(self._windows, t % 60 + 1)[:, None].astype(np.float32)
                 earlier = self._windows[:, None] - this_hour
             else:
-                span = np.minimum(self._windows[:, None], age)
+                span = np.minimum(self._windows[:, None], age).astype(np.float32)
                 this_hour = np.minimum(span, t % 60 + 1)[:, svc]
                 earlier = span[:, svc] - this_hour
             expected = this_hour * model.rate[0] + earlier * model.rate[1]
@@ -285,7 +288,7 @@ class Detector:
         counted = observed[-1] >= cfg.min_clients
         compute = (counted | model.is_total) & (observed > bar)
         if compute.any():
-            score = np.zeros(observed.shape)
+            score = np.zeros(observed.shape, dtype=np.float32)
             shapes = np.broadcast_to(r, score.shape)[compute]
             score[compute] = stats.surprise(observed[compute], expected[compute], shapes)
             best = score.max(axis=0)
@@ -304,8 +307,8 @@ class Detector:
             best_open = open_scores.max(axis=0)
             evidence, group_open = _group_max(np.stack([np.where(counted, best, 0.0), best_open]), svc, s)
         else:  # the usual quiet minute: nothing above its bar
-            best = best_open = np.zeros(n)
-            open_scores = np.zeros(observed.shape)
+            best = best_open = np.zeros(n, dtype=np.float32)
+            open_scores = np.zeros(observed.shape, dtype=np.float32)
             evidence = group_open = np.zeros(s)
 
         # Learning stops while the service looks anomalous (its total, even on a few reports: the first
@@ -334,7 +337,7 @@ class Detector:
     def _learn(
         self,
         t: int,
-        x: NDArray[np.int64],
+        x: NDArray[np.int32],
         model: _Model,
         learn: NDArray[np.bool_],
         profiling: NDArray[np.bool_],
@@ -388,10 +391,10 @@ class Detector:
             model = self._model = self._build_model(t)
         return model
 
-    def _steady_expectations(self, model: _Model) -> tuple[NDArray[np.float64], ...]:
+    def _steady_expectations(self, model: _Model) -> tuple[NDArray[np.float32], ...]:
         """Window expectations (and their bars) once every window lies within the current hour."""
         if self._steady is None or self._steady[0] is not model:
-            expected = self._windows[:, None] * model.rate[0]
+            expected = self._windows[:, None].astype(np.float32) * model.rate[0]
             bars = _bars(expected, model.r, self._cut_sd, self.config.min_ratio)
             self._steady = (model, (expected, *bars))
         return self._steady[1]
@@ -450,9 +453,9 @@ class Detector:
             n=n,
             s=s,
             level=level,
-            rate=np.stack([per_minute * now[svc], per_minute * prev[svc]]),
+            rate=np.stack([per_minute * now[svc], per_minute * prev[svc]]).astype(np.float32),
             rate_squared=((per_minute * now[svc]) ** 2).astype(np.float32),
-            r=r,
+            r=r.astype(np.float32),
             exposure=np.where(child, 0.0, now[svc]).astype(np.float32),
             parent=idx.total_row[svc],
             child=child.astype(np.float32),
@@ -519,7 +522,9 @@ class Detector:
         """
         rows = self._group_rows(service)
         if opened:
-            tally = _Tally(rows, tick.observed[-1, rows].astype(np.float64), tick.expected[-1, rows].copy())
+            tally = _Tally(
+                rows, tick.observed[-1, rows].astype(np.float64), tick.expected[-1, rows].astype(np.float64)
+            )
             self._tallies[service] = tally
             return tally
         tally = self._tallies[service]
