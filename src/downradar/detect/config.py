@@ -18,7 +18,7 @@ class DetectorConfig:
     # clients.
     windows: tuple[int, ...] = (1, 5, 15)
     # Open when any series of a service (its total or one component/region/symptom) scores this much on a
-    # window that also passes the two guards below. With ~3 windows x 10^6 series x 1440 minutes a day, 8
+    # window that also passes the three guards below. With ~3 windows x 10^6 series x 1440 minutes a day, 8
     # keeps the pure-chance rate of a false opening far below one a day (the guards remove most tests).
     open_score: float = 8.0
     # A series only counts towards opening (and towards staying open and pausing learning) with at least
@@ -82,8 +82,9 @@ class DetectorConfig:
     # needs about `profile_day_prior` reports before it may differ from flat.
     profile_week_prior: float = 200.0
     profile_day_prior: float = 5.0
-    # Extra-Poisson dispersion phi (variance = mu + phi mu^2): a child with little data borrows its
-    # parent's, weighted as `dispersion_prior` squared expected reports; capped to stay a count model.
+    # Extra-Poisson dispersion phi (variance = mu + phi mu^2), estimated once a series has seen about
+    # `dispersion_prior` squared expected reports (a few days at one a minute); before, a child borrows
+    # its service's and a service total is taken as Poisson. Capped to stay a count model.
     dispersion_prior: float = 1000.0
     dispersion_max: float = 1.0
 
@@ -99,7 +100,9 @@ class DetectorConfig:
 
     def __post_init__(self) -> None:
         if tuple(sorted(self.windows)) != self.windows or not self.windows or self.windows[-1] > 15:
-            raise ValueError("windows must be increasing minute counts, the longest at most 15")
+            raise ValueError(
+                "windows must be increasing minute counts, the longest at most 15 (the dedup window)"
+            )
         if not 0 < self.close_score <= self.open_score:
             raise ValueError("close_score must be positive and at most open_score")
         if not 1 <= self.profile_memory_minutes <= 255:

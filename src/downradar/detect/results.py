@@ -34,7 +34,7 @@ def minute_datetime(minute: int) -> datetime:
 class IndexedCounts:
     """Counts by detector row (from Detector.register): the fast path for replays and tests.
 
-    Rows must be unique; zero counts may be left out.
+    Zero counts may be left out; a row given twice has its counts added.
     """
 
     rows: NDArray[np.integer]
