@@ -162,7 +162,19 @@ class Detector:
         ]  # fmt: skip
         if self._model is not None:
             m = self._model
-            arrays += [m.level, m.rate, m.r, m.exposure, m.parent, m.child, m.decay]
+            arrays += [
+                m.level,
+                m.rate,
+                m.rate_squared,
+                m.r,
+                m.exposure,
+                m.parent,
+                m.child,
+                m.is_total,
+                m.decay,
+            ]
+        if self._steady is not None:
+            arrays += list(self._steady[1])
         return sum(a.nbytes for a in arrays)
 
     def register(self, keys: Iterable[SeriesKey]) -> NDArray[np.int32]:
