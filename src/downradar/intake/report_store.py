@@ -3,24 +3,43 @@
 Only the first report per client per service within the dedup window counts towards volumes (as outage
 trackers do); later ones are stored with duplicate=True. The writer is the only place that decides this,
 so it keeps the last counted time per (service, client) in memory and asks the database on a miss.
+
+This is the hot path of intake, so it talks to the driver directly (inside the SQLAlchemy transaction):
+rows become parameter tuples once, bound exactly as the UTCDateTime column type would bind them (naive
+UTC text on SQLite, aware datetimes on PostgreSQL), and go in with the cursor's executemany. SQLAlchemy's
+per-row parameter processing cost more than SQLite's own insert (bench/README.md has the figures).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine
 
 from downradar.store.schema import report_minutes, reports
 
-_LOOKUP_CHUNK = 500
+_SQLITE_LOOKUP_CHUNK = 500  # clients per lookup query: well under SQLite's bound-parameter limit
 _CACHE_LIMIT = 200_000
+_INSERT_COLUMNS = (
+    "ts",
+    "received_at",
+    "service_id",
+    "component",
+    "region",
+    "symptom",
+    "client",
+    "comment",
+    "duplicate",
+    "source",
+)
+_MINUTE_KEY = ("service_id", "minute", "component", "region", "symptom")
 
 ClientKey = tuple[str, str]
+Param = Any  # what the driver binds for a UTC time: str on SQLite, aware datetime on PostgreSQL
+# A row's time as (aware UTC datetime, bound parameter, bound start of its minute bucket).
+_Time = tuple[datetime, Param, Param]
 
 
 class ReportStore:
@@ -28,16 +47,21 @@ class ReportStore:
         self.engine = engine
         self.window = dedup_window
         self._last_counted: dict[ClientKey, datetime] = {}
-        dialect = sqlite if engine.dialect.name == "sqlite" else postgresql
-        insert = dialect.insert(report_minutes)
-        self._upsert_minutes = insert.on_conflict_do_update(
-            index_elements=["service_id", "minute", "component", "region", "symptom"],
-            set_={
-                "reports": report_minutes.c.reports + insert.excluded.reports,
-                "clients": report_minutes.c.clients + insert.excluded.clients,
-            },
+        self._sqlite = engine.dialect.name == "sqlite"
+        mark = "?" if self._sqlite else "%s"
+        self._bind_time: Callable[[datetime], Param] = _sqlite_time if self._sqlite else _aware_time
+        self._insert = (
+            f"INSERT INTO {reports.name} ({', '.join(_INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
         )
-        self._insert_returning = reports.insert().returning(reports.c.id, sort_by_parameter_order=True)
+        self._insert_returning = self._insert + " RETURNING id"
+        self._upsert_minutes = (
+            f"INSERT INTO {report_minutes.name} ({', '.join(_MINUTE_KEY)}, reports, clients) "
+            f"VALUES ({', '.join([mark] * (len(_MINUTE_KEY) + 2))}) "
+            f"ON CONFLICT ({', '.join(_MINUTE_KEY)}) DO UPDATE SET "
+            f"reports = {report_minutes.name}.reports + excluded.reports, "
+            f"clients = {report_minutes.name}.clients + excluded.clients"
+        )
 
     def write(
         self, batches: Sequence[list[dict[str, Any]]], want_ids: Sequence[bool]
@@ -46,62 +70,145 @@ class ReportStore:
 
         Returns, per batch, the new report ids (or None for batches that did not ask for them).
         """
+        rows = [row for batch in batches for row in batch]
+        times, received = self._times(rows)
         with self.engine.begin() as conn:
-            counted = self._mark_duplicates(conn, [row for batch in batches for row in batch])
-            ids: list[list[int | None]] = []
-            for batch, wants in zip(batches, want_ids, strict=True):
-                if not batch:
-                    ids.append([])
-                elif wants:
-                    ids.append(list(conn.scalars(self._insert_returning, batch)))
-                else:
-                    conn.execute(reports.insert(), batch)
-                    ids.append([None] * len(batch))
-            minute_rows = _roll_up(row for batch in batches for row in batch)
-            if minute_rows:
-                conn.execute(self._upsert_minutes, minute_rows)
+            cursor = conn.connection.cursor()
+            try:
+                counted = self._mark_duplicates(cursor, rows, times)
+                ids: list[list[int | None]] = []
+                start = 0
+                for batch, wants in zip(batches, want_ids, strict=True):
+                    end = start + len(batch)
+                    params = [
+                        (
+                            times[i][1],
+                            received[i],
+                            r["service_id"],
+                            r["component"],
+                            r["region"],
+                            r["symptom"],
+                            r["client"],
+                            r["comment"],
+                            r["duplicate"],
+                            r["source"],
+                        )
+                        for i, r in zip(range(start, end), batch, strict=True)
+                    ]
+                    start = end
+                    if not params:
+                        ids.append([])
+                    elif wants:
+                        ids.append(self._insert_with_ids(cursor, params))
+                    else:
+                        cursor.executemany(self._insert, params)
+                        ids.append([None] * len(params))
+                minute_rows = _roll_up(rows, times)
+                if minute_rows:
+                    cursor.executemany(self._upsert_minutes, minute_rows)
+            finally:
+                cursor.close()
         self._last_counted.update(counted)
         self._trim_cache()
         return ids
 
-    def _mark_duplicates(self, conn: Connection, rows: list[dict[str, Any]]) -> dict[ClientKey, datetime]:
+    def _times(self, rows: list[dict[str, Any]]) -> tuple[list[_Time], list[Param]]:
+        """Each row's _Time, and its received_at as bound (a request's rows share one received_at)."""
+        time_of = self._time
+        times: list[_Time] = []
+        received: list[Param] = []
+        arrival: datetime | None = None
+        arrived: _Time = (datetime.min, None, None)
+        for r in rows:
+            if r["received_at"] is not arrival:
+                arrival = r["received_at"]
+                arrived = time_of(arrival)
+            ts = r["ts"]
+            times.append(arrived if ts is arrival else time_of(ts))  # a single report's ts is its arrival
+            received.append(arrived[1])
+        return times, received
+
+    def _time(self, value: datetime) -> _Time:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        utc = value.astimezone(UTC)
+        # Truncating to the minute commutes with the UTC conversion unless the offset has seconds.
+        whole_minutes = value.second == utc.second and value.microsecond == utc.microsecond
+        if self._sqlite:
+            bound = utc.isoformat(" ", "microseconds")[:26]  # drop the "+00:00": naive UTC, as stored
+            if whole_minutes:
+                return utc, bound, bound[:17] + "00.000000"
+            return utc, bound, _sqlite_time(value.replace(second=0, microsecond=0))
+        minute = utc if whole_minutes else value
+        return utc, utc, minute.replace(second=0, microsecond=0)
+
+    def _insert_with_ids(self, cursor: Any, params: list[tuple[Any, ...]]) -> list[int | None]:
+        """Insert and return the new ids in parameter order."""
+        if self._sqlite:  # in-process: a statement per row costs what executemany does, lastrowid is exact
+            ids: list[int | None] = []
+            for p in params:
+                cursor.execute(self._insert, p)
+                ids.append(cursor.lastrowid)
+            return ids
+        cursor.executemany(self._insert_returning, params, returning=True)  # psycopg: pipelined
+        ids = []
+        while True:
+            ids.append(cursor.fetchone()[0])
+            if not cursor.nextset():
+                return ids
+
+    def _mark_duplicates(
+        self, cursor: Any, rows: list[dict[str, Any]], times: list[_Time]
+    ) -> dict[ClientKey, datetime]:
         unknown = {(r["service_id"], r["client"]) for r in rows} - self._last_counted.keys()
-        from_db = self._lookup(conn, unknown, rows) if unknown else {}
+        from_db = self._lookup(cursor, unknown, times) if unknown else {}
         counted: dict[ClientKey, datetime] = {}
-        for row in sorted(rows, key=lambda r: r["ts"]):
+        last_counted, window = self._last_counted, self.window
+        # All UTC with the one tzinfo object, so sorting and subtracting need no utcoffset() calls.
+        utc = [t[0] for t in times]
+        for i in sorted(range(len(rows)), key=utc.__getitem__):
+            row, ts = rows[i], utc[i]
             key = (row["service_id"], row["client"])
-            last = counted.get(key) or self._last_counted.get(key) or from_db.get(key)
-            duplicate = last is not None and abs(row["ts"] - last) < self.window
+            last = counted.get(key) or last_counted.get(key) or from_db.get(key)
+            duplicate = last is not None and abs(ts - last) < window
             row["duplicate"] = duplicate
             if not duplicate:
-                counted[key] = row["ts"] if last is None else max(last, row["ts"])
+                counted[key] = ts if last is None else max(last, ts)
         return counted
 
-    def _lookup(
-        self, conn: Connection, keys: set[ClientKey], rows: list[dict[str, Any]]
-    ) -> dict[ClientKey, datetime]:
+    def _lookup(self, cursor: Any, keys: set[ClientKey], times: list[_Time]) -> dict[ClientKey, datetime]:
         """Last counted report time of each unseen (service, client) near this batch's time span."""
-        low = min(r["ts"] for r in rows) - self.window
-        high = max(r["ts"] for r in rows) + self.window
+        utc = [t[0] for t in times]
+        low = self._bind_time(min(utc) - self.window)
+        high = self._bind_time(max(utc) + self.window)
+        found: dict[ClientKey, datetime] = {}
         by_service: dict[str, list[str]] = {}
         for service_id, client in keys:
             by_service.setdefault(service_id, []).append(client)
-        found: dict[ClientKey, datetime] = {}
-        for service_id, clients in by_service.items():
-            for start in range(0, len(clients), _LOOKUP_CHUNK):
-                chunk = clients[start : start + _LOOKUP_CHUNK]
-                query = (
-                    select(reports.c.client, func.max(reports.c.ts))
-                    .where(
-                        reports.c.service_id == service_id,
-                        reports.c.client.in_(chunk),
-                        reports.c.duplicate.is_(False),
-                        reports.c.ts.between(low, high),
+        for service_id, service_clients in by_service.items():
+            if self._sqlite:
+                for start in range(0, len(service_clients), _SQLITE_LOOKUP_CHUNK):
+                    chunk = service_clients[start : start + _SQLITE_LOOKUP_CHUNK]
+                    cursor.execute(
+                        f"SELECT client, max(ts) FROM {reports.name} WHERE service_id = ? "
+                        f"AND client IN ({', '.join('?' * len(chunk))}) "
+                        "AND duplicate = 0 AND ts BETWEEN ? AND ? GROUP BY client",
+                        (service_id, *chunk, low, high),
                     )
-                    .group_by(reports.c.client)
+                    for client, ts in cursor.fetchall():
+                        found[(service_id, client)] = datetime.fromisoformat(ts).replace(tzinfo=UTC)
+            else:
+                # One array parameter, however many clients. A join, not `client = ANY(%s)`: before the
+                # table has statistics the planner scans the service's time span either way, and a join
+                # hashes the clients where ANY would compare each row with every one of them.
+                cursor.execute(
+                    f"SELECT r.client, max(r.ts) FROM unnest(%s::text[]) AS k(client) JOIN {reports.name} r "
+                    "ON r.service_id = %s AND r.client = k.client "
+                    "WHERE r.duplicate = false AND r.ts BETWEEN %s AND %s GROUP BY r.client",
+                    (service_clients, service_id, low, high),
                 )
-                for client, ts in conn.execute(query):
-                    found[(service_id, client)] = ts  # func.max keeps the column type: aware UTC
+                for client, ts in cursor.fetchall():
+                    found[(service_id, client)] = ts.astimezone(UTC)
         return found
 
     def _trim_cache(self) -> None:
@@ -111,29 +218,26 @@ class ReportStore:
         self._last_counted = {k: v for k, v in self._last_counted.items() if newest - v < self.window}
 
 
-def _roll_up(rows: Any) -> list[dict[str, Any]]:
-    totals: Counter[tuple[str, datetime, str, str, str]] = Counter()
-    distinct: Counter[tuple[str, datetime, str, str, str]] = Counter()
-    for row in rows:
-        key = (
-            row["service_id"],
-            row["ts"].replace(second=0, microsecond=0),
-            row["component"],
-            row["region"],
-            row["symptom"],
-        )
-        totals[key] += 1
+def _sqlite_time(value: datetime) -> str:
+    """What UTCDateTime and SQLAlchemy's SQLite DATETIME store: naive UTC, 'YYYY-MM-DD HH:MM:SS.ffffff'."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _aware_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value
+
+
+def _roll_up(rows: list[dict[str, Any]], times: list[_Time]) -> list[tuple[Any, ...]]:
+    """(service, minute, component, region, symptom, reports, distinct clients) per minute bucket."""
+    totals: dict[tuple[str, Any, str, str, str], int] = {}
+    distinct: dict[tuple[str, Any, str, str, str], int] = {}
+    for row, t in zip(rows, times, strict=True):
+        key = (row["service_id"], t[2], row["component"], row["region"], row["symptom"])
+        totals[key] = totals.get(key, 0) + 1
         if not row["duplicate"]:
-            distinct[key] += 1
-    return [
-        {
-            "service_id": key[0],
-            "minute": key[1],
-            "component": key[2],
-            "region": key[3],
-            "symptom": key[4],
-            "reports": count,
-            "clients": distinct[key],
-        }
-        for key, count in totals.items()
-    ]
+            distinct[key] = distinct.get(key, 0) + 1
+    return [(*key, count, distinct.get(key, 0)) for key, count in totals.items()]
