@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -181,6 +180,3 @@ def page_status(all_services: list[ServiceView], open_incidents: list[IncidentVi
         indicator, description = by_impact[worst_impact]
     return indicator, description
 
-
-def as_dict(view: Any) -> dict[str, Any]:
-    return dict(view.__dict__)
