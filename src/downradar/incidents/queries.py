@@ -179,4 +179,3 @@ def page_status(all_services: list[ServiceView], open_incidents: list[IncidentVi
     if worst_impact in by_impact and IMPACT_SEVERITY[worst_impact] > rank[indicator]:
         indicator, description = by_impact[worst_impact]
     return indicator, description
-
