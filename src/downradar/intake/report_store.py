@@ -234,7 +234,7 @@ class ReportStore:
                 # table has statistics the planner scans the service's time span either way, and a join
                 # hashes the clients where ANY would compare each row with every one of them.
                 cursor.execute(
-                    f"SELECT r.client, max(r.ts) FROM unnest(%s::text[]) AS k(client) JOIN {reports.name} r "
+                    f"SELECT r.client, max(r.ts) FROM unnest(%b::text[]) AS k(client) JOIN {reports.name} r "
                     "ON r.service_id = %s AND r.client = k.client "
                     "WHERE r.duplicate = false AND r.ts BETWEEN %s AND %s GROUP BY r.client",
                     (service_clients, service_id, low, high),
@@ -252,7 +252,8 @@ class ReportStore:
 
 
 def _arrays(columns: dict[str, str]) -> str:
-    return ", ".join(f"%s::{pg_type}[]" for pg_type in columns.values())
+    """Array parameters sent in binary (%b): psycopg dumps text arrays in Python, five times slower."""
+    return ", ".join(f"%b::{pg_type}[]" for pg_type in columns.values())
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
