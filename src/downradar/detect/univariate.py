@@ -49,7 +49,8 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import islice
 
 import numpy as np
 
@@ -142,8 +143,18 @@ def _robust_center_scale(a: np.ndarray) -> tuple[float, float]:
     return med, scale
 
 
-def _median(a: np.ndarray) -> float:
-    return float(np.median(a))
+def _epoch(ts: datetime | float) -> float:
+    """Seconds since the epoch; naive datetimes are read as UTC (never as the machine's local time)."""
+    if isinstance(ts, datetime):
+        return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
+    return float(ts)
+
+
+def _median(values: list[float]) -> float:
+    """Median of a short list (plain Python: for a few dozen values this beats numpy's overhead)."""
+    v = sorted(values)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else 0.5 * (v[m - 1] + v[m])
 
 
 class _Tail:
@@ -229,8 +240,9 @@ class UnivariateScorer:
         widest = max((CHANNEL_SPECS[c][2] for c in cfg.channels), default=1)
         self._times = _Ring(cfg.history_rows)
         self._values = _Ring(cfg.history_rows)
-        self._resid = _Ring(widest)
-        self._absresid = _Ring(widest)
+        # The last few residuals (and their absolute values) for the windowed channels.
+        self._resid: deque[float] = deque(maxlen=max(widest - 1, 1))
+        self._absresid: deque[float] = deque(maxlen=max(widest - 1, 1))
         self.rows = 0  # finite rows seen
         self._t_last = -math.inf
         self._x_last = math.nan
@@ -241,22 +253,26 @@ class UnivariateScorer:
         self.last_surprises: dict[str, float] = {}
         self.last_surprise = 0.0
 
-    def update(self, timestamp: datetime, value: float) -> float:
-        """Score one row (the next in time order) and learn from it; returns a score in [0, 1]."""
+    def update(self, timestamp: datetime | float, value: float) -> float:
+        """Score one row (the next in file order) and learn from it; returns a score in [0, 1].
+
+        ``timestamp`` is a datetime (naive ones are taken as UTC) or epoch seconds. A NaN or infinite
+        value scores 0 and is skipped.
+        """
         x = float(value)
         if not math.isfinite(x):
             # Missing value: nothing to score or learn.
             self.last_surprises, self.last_surprise = {}, 0.0
             return 0.0
         # Time never goes backwards for the model: repeated or earlier timestamps reuse the latest time.
-        t = max(timestamp.timestamp(), self._t_last)
+        t = max(_epoch(timestamp), self._t_last)
         cfg = self.cfg
 
         inputs: dict[str, float] = {}
-        if self.rows > 0:
+        if self.rows > 0 and math.isfinite(x - self._x_last):
             inputs["diff"] = x - self._x_last
         base = self._baseline(t)
-        if base is not None:
+        if base is not None and math.isfinite(x - base):
             inputs["resid"] = x - base
             inputs["absresid"] = abs(x - base)
 
@@ -282,8 +298,8 @@ class UnivariateScorer:
         for ch, v, z in pending:
             ch.learn(v, z)
         if "resid" in inputs:
-            self._resid.push(inputs["resid"])
-            self._absresid.push(inputs["absresid"])
+            self._resid.append(inputs["resid"])
+            self._absresid.append(inputs["absresid"])
         self._times.push(t)
         self._values.push(x)
         self._t_last = t
@@ -310,11 +326,11 @@ class UnivariateScorer:
         """The channel value: ``current`` itself, or the median/mean of it and the previous k-1 inputs."""
         if agg == "last":
             return current
-        ring = self._absresid if source == "absresid" else self._resid
-        if ring.n < k - 1:
+        recent = self._absresid if source == "absresid" else self._resid
+        if len(recent) < k - 1:
             return None
-        window = np.append(ring.last(k - 1), current)
-        return _median(window) if agg == "median" else float(np.mean(window))
+        window = [*islice(recent, len(recent) - (k - 1), None), current]
+        return _median(window) if agg == "median" else sum(window) / k
 
     def _baseline(self, t: float) -> float | None:
         """Median of the values nearest to the same time on the previous days (None: not enough history)."""
@@ -326,16 +342,18 @@ class UnivariateScorer:
         if t - times[0] < 0.99 * cfg.season_s:
             if self._times.full():
                 # Sampling too dense for a day of history: a local median is the best we can do.
-                return _median(self._values.last(cfg.local_rows))
+                return _median(self._values.last(cfg.local_rows).tolist())
             return None
+        values = self._values.last(n)
+        if n == 1:
+            return float(values[0])
         lags = np.arange(1, cfg.season_lags + 1, dtype=float)
         targets = t - cfg.season_s * lags
-        targets = targets[targets >= times[0] - 0.01 * cfg.season_s]
-        i = np.clip(np.searchsorted(times, targets), 1, n - 1) if n > 1 else np.zeros(len(targets), int)
-        if n > 1:
-            # The nearer of the two rows around each target time.
-            i = np.where(np.abs(times[i] - targets) <= np.abs(times[i - 1] - targets), i, i - 1)
-        return _median(self._values.last(n)[i])
+        targets = targets[targets >= times[0] - 0.01 * cfg.season_s]  # lags the history reaches
+        i = np.clip(np.searchsorted(times, targets), 1, n - 1)
+        # The nearer of the two rows around each target time.
+        i = np.where(np.abs(times[i] - targets) <= np.abs(times[i - 1] - targets), i, i - 1)
+        return _median(values[i].tolist())
 
 
 def score_rows(rows: Iterable[tuple[datetime, float]], config: ScorerConfig | None = None) -> Iterator[float]:
