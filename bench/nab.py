@@ -1,11 +1,16 @@
 """Score Downradar's univariate detector on the NAB development subset (../shared/nab).
 
-    .venv/bin/python bench/nab.py                 # all files, three profiles, per-category breakdown
+    .venv/bin/python bench/nab.py                 # all files: three profiles, per-category table, time
     .venv/bin/python bench/nab.py --files         # ... plus a per-file table (standard profile)
-    .venv/bin/python bench/nab.py --set refractory_s=43200 --dump scores.npz
+    .venv/bin/python bench/nab.py --set refractory_s=21600 --set fire_surprise=2.5   # try other constants
+    .venv/bin/python bench/nab.py --only realTweets --dump scores.npz
 
-The detector sees each file once, in order, and the threshold is tuned per profile over the whole corpus
-(see bench/nab_scoring.py for the rules). Exits 0 with a message when the NAB data is absent.
+Each file is scored once, in order, by a fresh ``UnivariateScorer`` (one process per file, in parallel).
+The threshold is then tuned per cost profile over the whole corpus, NAB style (see bench/nab_scoring.py
+for the rules), and the normalised scores are printed: per profile (with the threshold, windows hit and
+FP rows), per category (at the corpus threshold, normalised by the category's own windows), and the time.
+``--only`` tunes the threshold on the selected files alone. Exits 0 with a message when the NAB data
+is absent.
 """
 
 from __future__ import annotations

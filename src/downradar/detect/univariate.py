@@ -72,10 +72,15 @@ _MEANDEV_TO_SIGMA = 1.2533  # mean absolute deviation of a normal distribution i
 
 @dataclass(frozen=True)
 class ScorerConfig:
-    """Global constants of the scorer (identical for every series; never tuned per file)."""
+    """Global constants of the scorer (identical for every series; never tuned per file).
+
+    Chosen on the NAB development subset (bench/nab.py). The standard-profile score sits on a plateau
+    around each value (within about 1 point for stats_rows 4000-10000, calib_rows 10000-40000,
+    abs_surprise_per_z 0.8-1.0, fire_surprise 2.5-2.75, refractory 6-12 h); the sharper ones are noted.
+    """
 
     # Baseline: median of the same time of day over the previous 7 days. A week of lags makes the median
-    # robust to one odd day; fewer lags (4) or more (10, 14) both scored lower on NAB.
+    # robust to one odd day and to weekends; 5 or 10 lags scored about 2 points lower.
     season_s: float = 86400.0
     season_lags: int = 7
     # Rows kept for the seasonal look-up: 7 days down to ~37 s sampling. Denser series fall back to ...
@@ -83,24 +88,27 @@ class ScorerConfig:
     # ... the median of the last 32 values as their baseline.
     local_rows: int = 32
     channels: tuple[str, ...] = tuple(CHANNEL_SPECS)
-    # Robust z of each channel against its own last 6000 values (about 3 weeks of 5-minute data); the
-    # median/MAD is refreshed every 8 rows (it moves slowly; refreshing every row costs 8x for nothing).
-    # Long memory matters: 1000 rows scored about 6 points lower on NAB than 6000.
+    # Robust z of each channel against its own last 6000 values (three weeks of 5-minute data). The
+    # median/MAD is refreshed every 8 rows: it moves slowly, and it is the costliest step. Long memory
+    # matters: with 1000 rows here and 3000 for the calibration the detector scored 4-5 points lower.
     stats_rows: int = 6000
     stats_every: int = 8
     # Tail calibration of |z| against the channel's last 20000 values: in effect "how unusual is this
     # compared with everything this series has done". Needs 100 values before it says anything; beyond the
-    # 20th largest past value the tail is extrapolated exponentially from the top 20.
+    # 20th largest past value the tail is extrapolated exponentially from the top 20 (10 or 40 scored 3-5
+    # points lower: too few points make the tail scale noisy, too many dilute it with ordinary values).
     calib_rows: int = 20000
     calib_min: int = 100
     tail_k: int = 20
-    # Surprise (-log10 p) may not exceed 0.8 * |z|: firing needs |z| >= ~4.5, which Gaussian noise reaches
-    # about once in 10^5 rows, whatever the calibration says.
+    # Surprise (-log10 p) may not exceed 0.8 * |z|: firing then needs |z| >= 4.5 on some channel, which
+    # Gaussian noise reaches about once in 10^5 rows, whatever the calibration says.
     abs_surprise_per_z: float = 0.8
-    # Decision shaping (see the module docstring).
+    # Decision shaping (see the module docstring). fire_surprise 2.75 is p = 2.5e-4 on one of 7 channels.
     warmup_rows: int = 150
     fire_surprise: float = 2.75
+    # 12 hours of quiet after an alarm (24 h scored 3 points lower: it swallows the next incident).
     refractory_s: float = 12 * 3600.0
+    # For slowly sampled series (hourly, daily) 12 h is only a few rows: hold at least 6.
     refractory_min_rows: int = 6
     breakthrough: float = 3.0
     suppress: float = 0.1
