@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from downradar.detect.series_csv import read_series_csv, write_scores_csv
-from downradar.detect.univariate import ScorerConfig, UnivariateScorer, score_rows
+from downradar.detect.series_csv import parse_timestamp, read_series_csv, score_series_csv, write_scores_csv
+from downradar.detect.univariate import ScorerConfig, UnivariateScorer, fire_score, score_rows
 
 NAB = Path(__file__).resolve().parents[2] / "shared" / "nab"
 T0 = datetime(2015, 3, 1)
 STEP = timedelta(minutes=5)
-FIRE = ScorerConfig().fire_surprise / (ScorerConfig().fire_surprise + ScorerConfig().out_scale)
+FIRE = fire_score()
 
 
 def _seasonal(n: int, seed: int = 1, noise: float = 3.0) -> np.ndarray:
@@ -173,3 +173,22 @@ def test_nab_jumpsup_alarm_lands_in_the_labelled_window() -> None:
     flagged = np.flatnonzero(scores[probation:] >= FIRE) + probation
     assert flagged.size >= 1
     assert lo <= flagged[0] <= hi
+
+
+def test_score_series_csv_writes_one_score_per_row(tmp_path: Path) -> None:
+    values = _seasonal(1200, seed=8)
+    values[1000] += 90
+    src = tmp_path / "series.csv"
+    stamps = [(T0 + k * STEP).isoformat(sep=" ") for k in range(len(values))]
+    lines = ["timestamp,value"] + [f"{t},{float(v)!r}" for t, v in zip(stamps, values, strict=True)]
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "scores.csv"
+    n, alarms = score_series_csv(src, out, ScorerConfig())
+    assert (n, alarms) == (1200, 1)
+    written = out.read_text().splitlines()
+    assert len(written) == 1201
+    assert float(written[1001].split(",")[2]) >= fire_score()
+
+
+def test_unix_second_timestamps_are_utc() -> None:
+    assert parse_timestamp("1425168000") == datetime(2015, 3, 1, tzinfo=UTC)

@@ -8,17 +8,19 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+
+from downradar.detect.univariate import ScorerConfig, fire_score, score_rows
 
 
 def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 (``2014-04-01 00:00:00``, ``...T...``, fractional seconds, ``Z``) or Unix seconds."""
+    """ISO 8601 (``2014-04-01 00:00:00``, ``...T...``, fractional seconds, ``Z``) or Unix seconds (UTC)."""
     text = text.strip()
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return datetime.fromtimestamp(float(text))
+        return datetime.fromtimestamp(float(text), UTC)
 
 
 def read_series_csv(path: str | Path) -> list[tuple[datetime, float]]:
@@ -54,4 +56,17 @@ def write_scores_csv(
         out = csv.writer(fh)
         out.writerow(["timestamp", "value", "anomaly_score"])
         for (ts, value), score in zip(rows, scores, strict=True):
-            out.writerow([ts.isoformat(sep=" "), repr(value), f"{score:.6f}"])
+            out.writerow([ts.isoformat(sep=" "), repr(float(value)), f"{float(score):.6f}"])
+
+
+def score_series_csv(
+    data: str | Path, out: str | Path, config: ScorerConfig | None = None
+) -> tuple[int, int]:
+    """Score ``data`` (``timestamp,value``) into ``out`` (``timestamp,value,anomaly_score``).
+
+    Returns ``(rows, alarms)``: the number of rows and of rows at or above the scorer's fire level.
+    """
+    rows = read_series_csv(data)
+    scores = list(score_rows(rows, config))
+    write_scores_csv(out, rows, scores)
+    return len(rows), sum(1 for s in scores if s >= fire_score(config))

@@ -364,6 +364,12 @@ class UnivariateScorer:
         return _median(values[i].tolist())
 
 
+def fire_score(config: ScorerConfig | None = None) -> float:
+    """The score at which the scorer raises an alarm (its fire level mapped to [0, 1])."""
+    cfg = config or ScorerConfig()
+    return cfg.fire_surprise / (cfg.fire_surprise + cfg.out_scale)
+
+
 def score_rows(rows: Iterable[tuple[datetime, float]], config: ScorerConfig | None = None) -> Iterator[float]:
     """Scores for ``(timestamp, value)`` rows in order, one per row, from a fresh scorer."""
     scorer = UnivariateScorer(config)
