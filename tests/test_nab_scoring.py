@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
+sys.path.append(str(BENCH))  # bench/ is not a package; lowest precedence
 
 from nab_scoring import (  # noqa: E402
     MAX_TP,
