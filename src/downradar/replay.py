@@ -9,6 +9,7 @@ created as they appear. Deterministic: the same stream gives the same events.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import time
@@ -17,22 +18,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+import numpy as np
 import orjson
-from sqlalchemy import Engine
+from numpy.typing import NDArray
+from sqlalchemy import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
 from downradar.catalog import Catalog, Component, Page, Service
-from downradar.detect import Detector, DetectorConfig, Finding, minute_datetime
+from downradar.detect import Detector, DetectorConfig, Finding, IndexedCounts, SeriesKey, minute_datetime
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.series_feed import series_counts
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
+from downradar.store.schema import components as components_table
+from downradar.store.schema import services as services_table
 
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 DEDUP_SECONDS = 15 * 60
 MAX_ERRORS = 20
 Cell = tuple[str, str, str, str]  # service, component, region, symptom
+EPOCH = datetime.fromtimestamp(0, tz=UTC)
 
 
 @dataclass
@@ -70,6 +76,15 @@ def _replay_incident_id(finding: Finding) -> str:
 
 
 class Replay:
+    """Feed it reports (dicts with `feed`, NDJSON lines with `feed_lines`), then `finish`.
+
+    Per report only a few dict operations run: each (service, component, region, symptom) cell gets an id
+    the first time it is seen, and a minute's reports are a list of cell ids. At the end of the minute the
+    counts per cell are expanded to the detector's rows with numpy (IndexedCounts). A minute with a cell
+    the detector has not had yet goes through series_counts and a keyed observe instead, so series are
+    registered in the same order, and after the same skipped minutes, as one cell dict per minute would.
+    """
+
     def __init__(
         self,
         catalog: Catalog | None = None,
@@ -86,36 +101,127 @@ class Replay:
         self.stats = ReplayStats()
         self._known = {s.id: {c.id for c in s.components} for s in self.catalog.services}
         self._dirty = True
+        self._position = {s.id: i for i, s in enumerate(self.catalog.services)}
+        self._touched: set[str] = set()  # services whose components changed since the last sync
+        self._stored: dict[str, int] | None = None  # services in the store: their first n components
         self._minute: int | None = None
-        self._cells: dict[Cell, int] = {}
         self._last_counted: dict[tuple[str, str], float] = {}
         self._event_cursor = 0
         self._line = 0
+        # Cells: every cell has an id (`_cell_of`, `_cells`); `_ready` holds those a report can be counted
+        # in without any check (its service is a valid slug and the catalog knows its component).
+        self._cell_of: dict[Cell, int] = {}
+        self._cells: list[Cell] = []
+        self._ready: dict[Cell, int] = {}
+        # Per cell id: the detector rows it counts in (total, component, country, symptom; -1 for none),
+        # once the detector has them.
+        self._cell_rows = np.full((0, 4), -1, dtype=np.int64)
+        self._has_rows = np.zeros(0, dtype=np.bool_)
+        self._cell_keys: dict[int, tuple[SeriesKey, ...]] = {}  # cells waiting for rows: their series
+        self._series_rows: dict[SeriesKey, int] = {}  # series the detector has registered
+        self._observed: int | None = None  # the last minute handed to the detector
+        self._ids: list[int] = []  # this minute's counted reports, as cell ids
+        self._times: dict[str, tuple[float, int]] = {}  # ts string -> (epoch seconds, epoch minute)
+        self._slugs: set[str] = set()  # service slugs found valid
 
     # -- input -------------------------------------------------------------------------------------------
 
     def feed_lines(self, lines: Iterable[bytes | str]) -> None:
-        for line in lines:
-            self._line += 1
-            number = self._line
-            if not line.strip():
-                continue
-            try:
-                report = orjson.loads(line)
-                if not isinstance(report, dict):
-                    raise ValueError("not a JSON object")
-                self.feed(report)
-            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
-                self.stats.rejected += 1
-                if len(self.stats.errors) < MAX_ERRORS:
-                    self.stats.errors.append(f"line {number}: {exc}")
+        """Parse and feed NDJSON lines; a bad line is counted as rejected (its error kept), not raised."""
+        # The usual report (a known cell, a string ts) is handled inline here; everything else goes
+        # through `feed`, which checks things in the order the usual path relies on.
+        loads = orjson.loads
+        decode_error = orjson.JSONDecodeError
+        stats = self.stats
+        ready = self._ready
+        times = self._times
+        ids = self._ids
+        append = ids.append
+        last_counted = self._last_counted
+        current = self._minute
+        reports = counted = duplicates = late = 0
+        number = self._line
+        try:
+            for number, line in enumerate(lines, start=self._line + 1):
+                try:
+                    report = loads(line)
+                    try:
+                        service = report["service"]
+                        cell = ready[
+                            service,
+                            report.get("component") or "",
+                            report.get("region") or "",
+                            report.get("symptom") or "",
+                        ]
+                        ts = report["ts"]
+                        if type(ts) is not str:
+                            raise TypeError
+                    except (KeyError, TypeError, AttributeError):
+                        cell = -1
+                    if cell < 0:
+                        if not isinstance(report, dict):
+                            raise ValueError("not a JSON object")
+                        stats.reports += reports
+                        stats.counted += counted
+                        stats.duplicates += duplicates
+                        stats.late += late
+                        reports = counted = duplicates = late = 0
+                        self.feed(report)
+                        current = self._minute
+                        last_counted = self._last_counted
+                        continue
+                    moment = times.get(ts)
+                    if moment is None:
+                        seconds = _epoch_seconds(ts)
+                        moment = times[ts] = (seconds, int(seconds // 60))
+                    seconds, minute = moment
+                    reports += 1
+                    if minute != current:
+                        if current is None:
+                            self._minute = current = minute
+                        elif minute > current:
+                            self._flush(minute)
+                            current = minute
+                            last_counted = self._last_counted
+                        else:
+                            late += 1
+                    client = report.get("client")
+                    if client is not None:
+                        key = (service, client)
+                        last = last_counted.get(key)
+                        if last is not None and abs(seconds - last) < DEDUP_SECONDS:
+                            duplicates += 1
+                            continue
+                        last_counted[key] = seconds
+                    append(cell)
+                    counted += 1
+                except (ValueError, KeyError, TypeError, decode_error) as exc:
+                    if isinstance(exc, decode_error) and not line.strip():
+                        continue  # blank lines are skipped silently
+                    stats.rejected += 1
+                    if len(stats.errors) < MAX_ERRORS:
+                        stats.errors.append(f"line {number}: {exc}")
+        finally:
+            self._line = number
+            stats.reports += reports
+            stats.counted += counted
+            stats.duplicates += duplicates
+            stats.late += late
 
     def feed(self, report: dict[str, Any]) -> None:
         service = report["service"]
-        if not isinstance(service, str) or not SLUG.match(service):
-            raise ValueError(f"service {service!r} is not a slug")
-        seconds = _epoch_seconds(report["ts"])
-        minute = int(seconds // 60)
+        if type(service) is not str or service not in self._slugs:
+            if not isinstance(service, str) or not SLUG.match(service):
+                raise ValueError(f"service {service!r} is not a slug")
+            self._slugs.add(service)
+        ts = report["ts"]
+        moment = self._times.get(ts) if type(ts) is str else None
+        if moment is None:
+            seconds = _epoch_seconds(ts)
+            moment = (seconds, int(seconds // 60))
+            if type(ts) is str:
+                self._times[ts] = moment
+        seconds, minute = moment
         stats = self.stats
         stats.reports += 1
         if self._minute is None:
@@ -133,12 +239,34 @@ class Replay:
                 return
             self._last_counted[key] = seconds
         component = report.get("component") or ""
+        cell = (service, component, report.get("region") or "", report.get("symptom") or "")
+        found = self._ready.get(cell)
+        if found is None:
+            found = self._cell_id(cell)
+        self._ids.append(found)
+        stats.counted += 1
+
+    def _cell_id(self, cell: Cell) -> int:
+        """The id of a cell not in `_ready`, after the catalog check the usual path skips."""
+        service, component = cell[0], cell[1]
         known = self._known.get(service)
         if known is None or (component and component not in known):
             self._discover(service, component)
-        cell = (service, component, report.get("region") or "", report.get("symptom") or "")
-        self._cells[cell] = self._cells.get(cell, 0) + 1
-        stats.counted += 1
+        found = self._cell_of.get(cell)
+        if found is None:
+            found = self._cell_of[cell] = len(self._cells)
+            self._cells.append(cell)
+            if found >= self._has_rows.shape[0]:
+                size = max(64, 2 * found)
+                self._cell_rows = np.concatenate([self._cell_rows, np.full((size, 4), -1, dtype=np.int64)])
+                self._has_rows = np.concatenate([self._has_rows, np.zeros(size, dtype=np.bool_)])
+            # Its rows now if its series exist, else at the end of the minute. A cell series_counts cannot
+            # read (a region that is not a string) is left to fail there, as it always did.
+            with contextlib.suppress(TypeError):
+                self._resolve([found])
+        if not (component and component not in self._known[service]):
+            self._ready[cell] = found  # the catalog check can no longer discover anything for it
+        return found
 
     def finish(self) -> ReplayStats:
         """Close the last minute, run one quiet minute past the end, and return the statistics."""
@@ -154,9 +282,36 @@ class Replay:
         assert self._minute is not None
         if self._dirty:
             self._sync_catalog()
-        rows = [(*cell, n) for cell, n in self._cells.items()]
-        self._cells = {}
-        result = self.detector.observe(self._minute, series_counts(rows))
+        ids = np.array(self._ids, dtype=np.intp)
+        self._ids.clear()
+        self._times.clear()
+        per_cell = np.bincount(ids)
+        present = np.flatnonzero(per_cell)
+        keyed = None
+        if not self._has_rows[present].all():
+            # Cells in the order of their first report this minute: the order series_counts would name
+            # their series in, and so the order new series must be registered in.
+            _, first = np.unique(ids, return_index=True)
+            ordered = ids[np.sort(first)].tolist()
+            new_keys = self._resolve([c for c in ordered if not self._has_rows[c]])
+            if new_keys:
+                if self._observed is not None and self._minute > self._observed + 1:
+                    # After skipped minutes, a new series must only exist from this minute on: a keyed
+                    # observe registers it after processing the skipped ones.
+                    cells = self._cells
+                    keyed = series_counts([(*cells[c], int(per_cell[c])) for c in ordered])
+                else:
+                    self._registered(new_keys, self.detector.register(new_keys))
+                    self._resolve([c for c in ordered if not self._has_rows[c]])
+        if keyed is None:
+            block = self._cell_rows[present]
+            taken = block >= 0
+            counts = IndexedCounts(block[taken], np.broadcast_to(per_cell[present, None], block.shape)[taken])
+            result = self.detector.observe(self._minute, counts)
+        else:
+            result = self.detector.observe(self._minute, keyed)
+            self._registered(list(keyed), self.detector.register(keyed))  # known now: no side effects
+        self._observed = self._minute
         self.stats.minutes += next_minute - self._minute
         if result.findings:
             now = minute_datetime(self._minute + 1)
@@ -167,6 +322,26 @@ class Replay:
         if len(self._last_counted) > 200_000:
             horizon = next_minute * 60 - DEDUP_SECONDS
             self._last_counted = {k: v for k, v in self._last_counted.items() if v >= horizon}
+
+    def _resolve(self, cell_ids: list[int]) -> list[SeriesKey]:
+        """Note the detector rows of cells whose series all exist; return the missing series in order."""
+        rows_of = self._series_rows
+        missing: dict[SeriesKey, None] = {}
+        for c in cell_ids:
+            keys = self._cell_keys.get(c)
+            if keys is None:
+                keys = self._cell_keys[c] = tuple(series_counts([(*self._cells[c], 1)]))
+            rows = [rows_of.get(k) for k in keys]
+            if None in rows:
+                missing.update((k, None) for k, r in zip(keys, rows, strict=True) if r is None)
+            else:
+                self._cell_rows[c, : len(rows)] = rows
+                self._has_rows[c] = True
+                del self._cell_keys[c]
+        return list(missing)
+
+    def _registered(self, keys: list[SeriesKey], rows: NDArray[np.int32]) -> None:
+        self._series_rows.update(zip(keys, rows.tolist(), strict=True))
 
     def _drain_events(self) -> None:
         with self.engine.connect() as conn:
@@ -184,22 +359,85 @@ class Replay:
         if component and component != "other":
             known.add(component)
         self._dirty = True
+        self._touched.add(service)
 
     def _sync_catalog(self) -> None:
-        services = []
-        for service_id, slugs in self._known.items():
-            existing = self.catalog.service(service_id)
-            have = {c.id for c in existing.components} if existing else set()
-            extra = [Component(id=s, name=s.replace("-", " ").capitalize()) for s in sorted(slugs - have)]
-            if existing is None:
-                services.append(Service(id=service_id, name=service_id, components=extra))
+        """Add what was discovered to the catalog and the store: new services in order of first report,
+        new components of a service appended sorted by slug.
+
+        The first sync writes the whole catalog; later ones insert only the rows sync_catalog would add
+        (it also rewrites every row already there with the values it has, and deletes components the
+        catalog dropped, which a replay's catalog never does).
+        """
+        services = list(self.catalog.services)
+        position = dict(self._position)
+        touched = [s for s in self._known if s in self._touched]  # in order of first report
+        for service_id in touched:
+            slugs = self._known[service_id]
+            i = position.get(service_id)
+            if i is None:
+                position[service_id] = len(services)
+                services.append(Service(id=service_id, name=service_id, components=_components(slugs)))
             else:
-                services.append(existing.model_copy(update={"components": [*existing.components, *extra]}))
+                existing = services[i]
+                extra = _components(slugs - {c.id for c in existing.components})
+                if extra:
+                    services[i] = existing.model_copy(update={"components": [*existing.components, *extra]})
+        self._position = position
         self.catalog = self.catalog.model_copy(update={"services": services})
         self.automatic.catalog = self.catalog
         with self.engine.begin() as conn:
-            sync_catalog(conn, self.catalog, datetime.fromtimestamp(0, tz=UTC))
+            if self._stored is None:
+                sync_catalog(conn, self.catalog, EPOCH)
+                stored = {s.id: len(s.components) for s in services}
+            else:
+                stored = dict(self._stored)
+                for service_id in touched:
+                    i = position[service_id]
+                    stored[service_id] = _insert_additions(conn, i + 1, services[i], stored.get(service_id))
+        self._stored = stored
+        self._touched.clear()
         self._dirty = False
+
+
+def _components(slugs: set[str]) -> list[Component]:
+    return [Component(id=s, name=s.replace("-", " ").capitalize()) for s in sorted(slugs)]
+
+
+def _insert_additions(conn: Connection, position: int, service: Service, stored: int | None) -> int:
+    """Insert what sync_catalog would for a service: itself if not `stored` yet, then its components
+    after the first `stored`, with the same values. Returns how many components are stored now."""
+    if stored is None:
+        stored = 0
+        conn.execute(
+            services_table.insert().values(
+                id=service.id,
+                created_at=EPOCH,
+                updated_at=EPOCH,
+                name=service.name,
+                description=service.description,
+                url=service.url,
+                position=position,
+            )
+        )
+    for comp_position, component in enumerate(service.components[stored:], start=stored + 1):
+        conn.execute(
+            components_table.insert().values(
+                id=f"{service.id}.{component.id}",
+                service_id=service.id,
+                slug=component.id,
+                status="operational",
+                created_at=EPOCH,
+                updated_at=EPOCH,
+                name=component.name,
+                description=component.description,
+                group_name=component.group,
+                position=comp_position,
+                showcase=component.showcase,
+                only_show_if_degraded=component.only_show_if_degraded,
+            )
+        )
+    return len(service.components)
 
 
 def replay_file(
