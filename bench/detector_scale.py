@@ -377,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         ("steady: expectations reused", steady),
         ("windows reach into last hour", [ticks[t] for t in straddling]),
         ("expectations refreshed", [ticks[t] for t in refreshed]),
-        (f"history (minutes 2 to {history})", history_ticks),
+        (f"history (minutes 2 to {history:,})", history_ticks),
     ]
     for label, values in groups:
         if values:
@@ -390,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
             )
     table.add_row("very first", "1", _ms(first_tick), "", _ms(first_tick))
     console.print(table)
+    if history_ticks:
+        slowest = int(np.argmax(history_ticks)) + 2
+        console.print(
+            f"Slowest history tick: minute {slowest:,} of {history:,} ({_ms(max(history_ticks))}); "
+            f"{sum(v > TARGET_TICK_S for v in history_ticks)} history ticks over {TARGET_TICK_S:.0f} s."
+        )
     others = sorted(opened - set(wanted.values()))
     nonzero = statistics.median(feed.nonzero)
     console.print(
