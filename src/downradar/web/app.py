@@ -14,6 +14,7 @@ from typing import Protocol
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select
+from starlette.types import Receive, Scope, Send
 
 from downradar import __version__
 from downradar.catalog import load_catalog
@@ -29,8 +30,17 @@ from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
 from downradar.watch import LiveDetection
-from downradar.web import admin_api, errors, events_api, ops, pages, reports_api, statuspage_api
+from downradar.web import (
+    admin_api,
+    errors,
+    events_api,
+    ops,
+    pages,
+    reports_api,
+    statuspage_api,
+)
 from downradar.web.metrics import LatencyMiddleware, Metrics
+from downradar.web.report_fast_path import ReportFastPath
 from downradar.web.runtime import Runtime
 
 log = logging.getLogger("downradar.web")
@@ -56,12 +66,12 @@ class Feed(Protocol):
 
 def create_app(
     settings: Settings | None = None, clock: Clock | None = None, feed: Feed | None = None
-) -> FastAPI:
+) -> DownradarApp:
     settings = settings or Settings()
     clock = clock or SystemClock()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: DownradarApp) -> AsyncIterator[None]:
         catalog = load_catalog(settings.catalog)
         engine = make_engine(settings.db)
         upgrade(engine)
@@ -84,6 +94,7 @@ def create_app(
             admin_token=admin_token,
             component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
         )
+        app.fast_path = ReportFastPath(app.state.runtime)
         background = [asyncio.create_task(_advance_maintenance_forever(engine, clock))]
         if settings.detect:
             detection = LiveDetection(engine, catalog, clock)
@@ -104,10 +115,11 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            app.fast_path = None
             await writer.stop()
             engine.dispose()
 
-    app = FastAPI(
+    app = DownradarApp(
         title="Downradar",
         version=__version__,
         description="Crowdsourced outage detection with a Statuspage-compatible API.",
@@ -125,6 +137,19 @@ def create_app(
         LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics
     )
     return app
+
+
+class DownradarApp(FastAPI):
+    """FastAPI, with POST /api/v1/reports handed to ReportFastPath before the framework's layers."""
+
+    fast_path: ReportFastPath | None = None  # set while the server runs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast_path = self.fast_path
+        if fast_path is not None and fast_path.handles(scope):
+            await fast_path(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:

@@ -13,16 +13,20 @@ from downradar.intake.validation import ReportError
 from downradar.web.responses import JSON
 
 
+def error_body(message: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 def error_response(
     status: int,
     message: str,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSON:
-    body: dict[str, Any] = {"error": message}
-    if errors:
-        body["errors"] = errors
-    return JSON(body, status_code=status, headers=headers)
+    return JSON(error_body(message, errors), status_code=status, headers=headers)
 
 
 def _request_errors(exc: RequestValidationError) -> list[dict[str, str]]:

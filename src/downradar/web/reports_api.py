@@ -12,7 +12,7 @@ from downradar.intake.validation import ReportError, normalise, parse_report
 from downradar.store.report_series import ReportSummary, report_summary
 from downradar.web.auth import require_ingest
 from downradar.web.body import read_limited
-from downradar.web.errors import error_response
+from downradar.web.errors import error_body, error_response
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.timefmt import iso
@@ -59,6 +59,23 @@ async def accept_report(rt: Runtime, raw: bytes | dict[str, Any], address: str) 
     return {"status": 202, "id": report_id, "duplicate": row["duplicate"]}
 
 
+async def single_report(rt: Runtime, body: bytes, address: str) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """The answer to one public report: status, JSON body, extra headers.
+
+    Shared by the route below and the plain-ASGI fast path in front of FastAPI (web/report_fast_path.py).
+    """
+    try:
+        outcome = await accept_report(rt, body, address)
+    except ReportError as exc:
+        return 422, error_body(str(exc), exc.errors), {}
+    status = outcome.pop("status")
+    if status == 404:
+        return 404, error_body(outcome["error"], [{"field": "service", "message": outcome["error"]}]), {}
+    if status == 429:
+        return 429, error_body(outcome["error"]), {"Retry-After": str(outcome["retry_after"])}
+    return 202, outcome, {}
+
+
 async def _read_reports(rt: Runtime, request: Request, limit: int) -> bytes:
     """The body, with an oversized one counted as a rejected report before the 413 goes out."""
     try:
@@ -70,14 +87,12 @@ async def _read_reports(rt: Runtime, request: Request, limit: int) -> bytes:
 
 @router.post("/reports", status_code=202, summary="Report a problem with a service (public)")
 async def post_report(request: Request) -> JSON:
+    # A running DownradarApp answers this path in web/report_fast_path.py with the same single_report;
+    # the route stays for the OpenAPI schema and for requests that arrive before the fast path is set.
     rt = runtime(request)
-    outcome = await accept_report(rt, await _read_reports(rt, request, SINGLE_LIMIT), client_address(request))
-    status = outcome.pop("status")
-    if status == 404:
-        return error_response(404, outcome["error"], [{"field": "service", "message": outcome["error"]}])
-    if status == 429:
-        return error_response(429, outcome["error"], headers={"Retry-After": str(outcome["retry_after"])})
-    return JSON(outcome, status_code=202)
+    body = await _read_reports(rt, request, SINGLE_LIMIT)
+    status, content, headers = await single_report(rt, body, client_address(request))
+    return JSON(content, status_code=status, headers=headers)
 
 
 @router.post(
