@@ -74,8 +74,11 @@ def seed_demo(engine: Engine, catalog: Catalog, now: datetime, days: int = 14) -
             return 0
     rows = background_reports(catalog, now - timedelta(days=days), now)
     store = ReportStore(engine)
-    for start in range(0, len(rows), 20_000):
-        store.write([rows[start : start + 20_000]], [False])
+    try:
+        for start in range(0, len(rows), 20_000):
+            store.write([rows[start : start + 20_000]], [False])
+    finally:
+        store.close()
     if catalog.service("chatgpt") is not None:
         _past_incident(engine, now - timedelta(days=2, hours=3))
     return len(rows)

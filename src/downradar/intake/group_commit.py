@@ -39,6 +39,7 @@ class GroupCommitWriter:
         await self._queue.put(None)
         await self._task
         self._task = None
+        await asyncio.get_running_loop().run_in_executor(self._executor, self.store.close)
         self._executor.shutdown(wait=True)
 
     async def submit(self, rows: list[dict[str, Any]], *, want_ids: bool = False) -> list[int | None]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from downradar.store.schema import report_minutes, reports
 
@@ -58,6 +58,7 @@ class ReportStore:
         self.engine = engine
         self.window = dedup_window
         self._last_counted: dict[ClientKey, datetime] = {}
+        self._conn: Connection | None = None
         self._sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self._sqlite else "%s"
         self._bind_time: Callable[[datetime], Param] = _sqlite_time if self._sqlite else _aware_time
@@ -94,7 +95,37 @@ class ReportStore:
         """
         rows = [row for batch in batches for row in batch]
         times, received = self._times(rows)
-        with self.engine.begin() as conn:
+        conn = self._connection()
+        try:
+            ids = self._write(conn, batches, want_ids, rows, times, received)
+        except Exception:
+            self.close()  # a broken connection is not reused; the next write opens another
+            raise
+        self._trim_cache()
+        return ids
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _connection(self) -> Connection:
+        # One connection for the writer's life: a pool checkout per write (reset, pre-ping) cost more than
+        # a small batch's inserts.
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        return self._conn
+
+    def _write(
+        self,
+        conn: Connection,
+        batches: Sequence[list[dict[str, Any]]],
+        want_ids: Sequence[bool],
+        rows: list[dict[str, Any]],
+        times: list[_Time],
+        received: list[Param],
+    ) -> list[list[int | None]]:
+        with conn.begin():
             cursor = conn.connection.cursor()
             try:
                 counted = self._mark_duplicates(cursor, rows, times)
@@ -133,8 +164,7 @@ class ReportStore:
                         cursor.execute(self._upsert_minutes_arrays, _columns(minute_rows), prepare=False)
             finally:
                 cursor.close()
-        self._last_counted.update(counted)
-        self._trim_cache()
+        self._last_counted.update(counted)  # only once committed
         return ids
 
     def _times(self, rows: list[dict[str, Any]]) -> tuple[list[_Time], list[Param]]:
@@ -176,12 +206,13 @@ class ReportStore:
 
     def _insert_with_ids(self, cursor: Any, params: list[tuple[Any, ...]]) -> list[int | None]:
         """Insert and return the new ids in parameter order."""
-        if self._sqlite:  # in-process: a statement per row costs what executemany does, lastrowid is exact
-            ids: list[int | None] = []
-            for p in params:
-                cursor.execute(self._insert, p)
-                ids.append(cursor.lastrowid)
-            return ids
+        if self._sqlite:
+            # One executemany: each statement would hand the GIL back and forth with the event loop. The
+            # transaction holds SQLite's write lock and rows without an id get max(id) + 1, so this
+            # batch's ids are the consecutive ones ending at the last inserted.
+            cursor.executemany(self._insert, params)
+            last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+            return list(range(last - len(params) + 1, last + 1))
         cursor.executemany(self._insert_returning, params, returning=True)  # psycopg: pipelined
         ids = []
         while True:
@@ -192,10 +223,11 @@ class ReportStore:
     def _mark_duplicates(
         self, cursor: Any, rows: list[dict[str, Any]], times: list[_Time]
     ) -> dict[ClientKey, datetime]:
-        unknown = {(r["service_id"], r["client"]) for r in rows} - self._last_counted.keys()
+        last_counted, window = self._last_counted, self.window
+        # Not `set - last_counted.keys()`: that copies the whole cache into a set on every write.
+        unknown = {key for r in rows if (key := (r["service_id"], r["client"])) not in last_counted}
         from_db = self._lookup(cursor, unknown, times) if unknown else {}
         counted: dict[ClientKey, datetime] = {}
-        last_counted, window = self._last_counted, self.window
         # All UTC with the one tzinfo object, so sorting and subtracting need no utcoffset() calls.
         utc = [t[0] for t in times]
         for i in sorted(range(len(rows)), key=utc.__getitem__):
