@@ -131,6 +131,8 @@ def serve(command: list[str], ready_path: str, env: dict[str, str] | None = None
                     profile,
                     "-r",
                     "200",
+                    # e.g. "--gil": only samples holding the GIL, i.e. the CPU the interpreter spends
+                    *os.environ.get("DOWNRADAR_BENCH_PROFILE_ARGS", "").split(),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
