@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine
 from downradar.store.schema import report_minutes, reports
 
 _SQLITE_LOOKUP_CHUNK = 500  # clients per lookup query: well under SQLite's bound-parameter limit
+_SQLITE_ROWS_PER_STATEMENT = 1024  # 10 columns: 10,240 parameters, under SQLite's 32,766
 _CACHE_LIMIT = 200_000
 # Column: its PostgreSQL type, for the array parameters of a many-row insert.
 _REPORT_COLUMNS = {
@@ -62,15 +64,16 @@ class ReportStore:
         self._sqlite = engine.dialect.name == "sqlite"
         mark = "?" if self._sqlite else "%s"
         self._bind_time: Callable[[datetime], Param] = _sqlite_time if self._sqlite else _aware_time
-        self._insert = (
-            f"INSERT INTO {reports.name} ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(_INSERT_COLUMNS))})"
+        # Statements as head + VALUES rows + tail; SQLite's are sent with many rows at once.
+        self._insert_head = f"INSERT INTO {reports.name} ({', '.join(_INSERT_COLUMNS)}) VALUES "
+        self._insert_returning = (
+            f"{self._insert_head}({', '.join([mark] * len(_INSERT_COLUMNS))}) RETURNING id"
         )
-        self._insert_returning = self._insert + " RETURNING id"
-        self._upsert_minutes = (
-            f"INSERT INTO {report_minutes.name} ({', '.join(_MINUTE_KEY)}, reports, clients) "
-            f"VALUES ({', '.join([mark] * (len(_MINUTE_KEY) + 2))}) "
-            f"ON CONFLICT ({', '.join(_MINUTE_KEY)}) DO UPDATE SET "
+        self._upsert_minutes_head = (
+            f"INSERT INTO {report_minutes.name} ({', '.join(_MINUTE_KEY)}, reports, clients) VALUES "
+        )
+        self._upsert_minutes_tail = (
+            f" ON CONFLICT ({', '.join(_MINUTE_KEY)}) DO UPDATE SET "
             f"reports = {report_minutes.name}.reports + excluded.reports, "
             f"clients = {report_minutes.name}.clients + excluded.clients"
         )
@@ -81,9 +84,9 @@ class ReportStore:
             f"SELECT {', '.join(_INSERT_COLUMNS)} FROM unnest({_arrays(_REPORT_COLUMNS)}) "
             f"WITH ORDINALITY AS r({', '.join(_INSERT_COLUMNS)}, n) ORDER BY n"
         )
-        self._upsert_minutes_arrays = self._upsert_minutes.replace(
-            f"VALUES ({', '.join([mark] * (len(_MINUTE_KEY) + 2))})",
-            f"SELECT * FROM unnest({_arrays(_MINUTE_COLUMNS)})",
+        self._upsert_minutes_arrays = (
+            f"{self._upsert_minutes_head.removesuffix('VALUES ')}"
+            f"SELECT * FROM unnest({_arrays(_MINUTE_COLUMNS)}){self._upsert_minutes_tail}"
         )
 
     def write(
@@ -129,37 +132,28 @@ class ReportStore:
             cursor = conn.connection.cursor()
             try:
                 counted = self._mark_duplicates(cursor, rows, times)
-                ids: list[list[int | None]] = []
-                start = 0
-                for batch, wants in zip(batches, want_ids, strict=True):
-                    end = start + len(batch)
-                    params = [
-                        (
-                            times[i][1],
-                            received[i],
-                            r["service_id"],
-                            r["component"],
-                            r["region"],
-                            r["symptom"],
-                            r["client"],
-                            r["comment"],
-                            r["duplicate"],
-                            r["source"],
-                        )
-                        for i, r in zip(range(start, end), batch, strict=True)
-                    ]
-                    start = end
-                    if not params:
-                        ids.append([])
-                    elif wants:
-                        ids.append(self._insert_with_ids(cursor, params))
-                    else:
-                        self._insert_many(cursor, params)
-                        ids.append([None] * len(params))
+                params = [
+                    (
+                        t[1],
+                        arrived,
+                        r["service_id"],
+                        r["component"],
+                        r["region"],
+                        r["symptom"],
+                        r["client"],
+                        r["comment"],
+                        r["duplicate"],
+                        r["source"],
+                    )
+                    for r, t, arrived in zip(rows, times, received, strict=True)
+                ]
+                ids = self._insert_batches(cursor, params, [len(b) for b in batches], want_ids)
                 minute_rows = _roll_up(rows, times)
                 if minute_rows:
                     if self._sqlite:
-                        cursor.executemany(self._upsert_minutes, minute_rows)
+                        _execute_rows(
+                            cursor, self._upsert_minutes_head, self._upsert_minutes_tail, minute_rows
+                        )
                     else:
                         cursor.execute(self._upsert_minutes_arrays, _columns(minute_rows), prepare=False)
             finally:
@@ -198,27 +192,33 @@ class ReportStore:
             return utc, utc, utc.replace(second=0, microsecond=0)
         return utc, utc, value.replace(second=0, microsecond=0).astimezone(UTC)
 
-    def _insert_many(self, cursor: Any, params: list[tuple[Any, ...]]) -> None:
+    def _insert_batches(
+        self, cursor: Any, params: list[tuple[Any, ...]], sizes: list[int], want_ids: Sequence[bool]
+    ) -> list[list[int | None]]:
+        """Insert every row; per batch of `sizes`, the new ids in order (or Nones where not wanted)."""
         if self._sqlite:
-            cursor.executemany(self._insert, params)
+            # Multi-row statements: SQLite hands the GIL back to the event loop around every statement
+            # step, so executemany's one step per row meant as many hand-offs. The transaction holds the
+            # write lock and rows without an id get max(id) + 1, so the ids are consecutive, in order.
+            last = _execute_rows(cursor, self._insert_head, "", params)
+            new_ids: list[int | None] = list(range(last - len(params) + 1, last + 1))
         else:
-            cursor.execute(self._insert_arrays, _columns(params), prepare=False)
-
-    def _insert_with_ids(self, cursor: Any, params: list[tuple[Any, ...]]) -> list[int | None]:
-        """Insert and return the new ids in parameter order."""
-        if self._sqlite:
-            # One executemany: each statement would hand the GIL back and forth with the event loop. The
-            # transaction holds SQLite's write lock and rows without an id get max(id) + 1, so this
-            # batch's ids are the consecutive ones ending at the last inserted.
-            cursor.executemany(self._insert, params)
-            last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
-            return list(range(last - len(params) + 1, last + 1))
-        cursor.executemany(self._insert_returning, params, returning=True)  # psycopg: pipelined
-        ids = []
-        while True:
-            ids.append(cursor.fetchone()[0])
-            if not cursor.nextset():
-                return ids
+            wanted = [i for i, w in enumerate(_per_row(sizes, want_ids)) if w]
+            if len(wanted) < len(params):
+                rest = [p for p, w in zip(params, _per_row(sizes, want_ids), strict=True) if not w]
+                cursor.execute(self._insert_arrays, _columns(rest), prepare=False)
+            new_ids = [None] * len(params)
+            if wanted:
+                cursor.executemany(self._insert_returning, [params[i] for i in wanted], returning=True)
+                for i in wanted:  # psycopg pipelines them and yields one result set per row, in order
+                    new_ids[i] = cursor.fetchone()[0]
+                    cursor.nextset()
+        out: list[list[int | None]] = []
+        start = 0
+        for size, wants in zip(sizes, want_ids, strict=True):
+            out.append(new_ids[start : start + size] if wants else [None] * size)
+            start += size
+        return out
 
     def _mark_duplicates(
         self, cursor: Any, rows: list[dict[str, Any]], times: list[_Time]
@@ -281,6 +281,29 @@ class ReportStore:
             return
         newest = max(self._last_counted.values())
         self._last_counted = {k: v for k, v in self._last_counted.items() if newest - v < self.window}
+
+
+def _execute_rows(cursor: Any, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
+    """`head VALUES (?, …), (?, …) … tail` over all rows, in chunks of power-of-two sizes (few distinct
+    statements for the driver's cache, each under SQLite's bound-parameter limit). Returns the last
+    inserted rowid."""
+    start = 0
+    while start < len(rows):
+        size = min(_SQLITE_ROWS_PER_STATEMENT, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        cursor.execute(_multi_row_sql(head, tail, size, len(chunk[0])), [v for row in chunk for v in row])
+        start += size
+    return cursor.lastrowid
+
+
+@lru_cache(maxsize=128)
+def _multi_row_sql(head: str, tail: str, rows: int, columns: int) -> str:
+    row = f"({', '.join('?' * columns)})"
+    return f"{head}{', '.join([row] * rows)}{tail}"
+
+
+def _per_row(sizes: list[int], flags: Sequence[bool]) -> list[bool]:
+    return [flag for size, flag in zip(sizes, flags, strict=True) for _ in range(size)]
 
 
 def _arrays(columns: dict[str, str]) -> str:
