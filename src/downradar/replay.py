@@ -9,7 +9,6 @@ created as they appear. Deterministic: the same stream gives the same events.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import re
 import time
@@ -21,16 +20,15 @@ from typing import IO, Any
 import numpy as np
 import orjson
 from numpy.typing import NDArray
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from downradar.catalog import Catalog, Component, Page, Service
 from downradar.detect import Detector, DetectorConfig, Finding, IndexedCounts, SeriesKey, minute_datetime
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
-from downradar.series_feed import series_counts
+from downradar.series_feed import series_counts, series_keys
 from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import components as components_table
 from downradar.store.schema import services as services_table
 
@@ -83,6 +81,9 @@ class Replay:
     counts per cell are expanded to the detector's rows with numpy (IndexedCounts). A minute with a cell
     the detector has not had yet goes through series_counts and a keyed observe instead, so series are
     registered in the same order, and after the same skipped minutes, as one cell dict per minute would.
+
+    The dedup rule keys on (service, client); its state is one dict per service, client -> last counted
+    second, reached from the report's cell id, so the usual report needs no key tuple for it.
     """
 
     def __init__(
@@ -105,14 +106,19 @@ class Replay:
         self._touched: set[str] = set()  # services whose components changed since the last sync
         self._stored: dict[str, int] | None = None  # services in the store: their first n components
         self._minute: int | None = None
-        self._last_counted: dict[tuple[str, str], float] = {}
+        # Dedup: per service, client -> the second its last counted report was sent; per cell id, the
+        # dict of its service (the same objects, pruned in place).
+        self._last_counted: dict[str, dict[Any, float]] = {}
+        self._last_counted_of_cell: list[dict[Any, float]] = []
         self._event_cursor = 0
         self._line = 0
         # Cells: every cell has an id (`_cell_of`, `_cells`); `_ready` holds those a report can be counted
-        # in without any check (its service is a valid slug and the catalog knows its component).
+        # in without any check (its service is a valid slug and the catalog knows its component), under
+        # the cell and under the fields as a report has them (None where absent), which feed_lines looks
+        # up without normalising them.
         self._cell_of: dict[Cell, int] = {}
         self._cells: list[Cell] = []
-        self._ready: dict[Cell, int] = {}
+        self._ready: dict[tuple[Any, ...], int] = {}
         # Per cell id: the detector rows it counts in (total, component, country, symptom; -1 for none),
         # once the detector has them.
         self._cell_rows = np.full((0, 4), -1, dtype=np.int64)
@@ -128,16 +134,15 @@ class Replay:
 
     def feed_lines(self, lines: Iterable[bytes | str]) -> None:
         """Parse and feed NDJSON lines; a bad line is counted as rejected (its error kept), not raised."""
-        # The usual report (a known cell, a string ts) is handled inline here; everything else goes
+        # The usual report (a ready cell, a string ts) is handled inline here; everything else goes
         # through `feed`, which checks things in the order the usual path relies on.
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         stats = self.stats
         ready = self._ready
         times = self._times
-        ids = self._ids
-        append = ids.append
-        last_counted = self._last_counted
+        last_counted_of_cell = self._last_counted_of_cell
+        append = self._ids.append
         current = self._minute
         reports = counted = duplicates = late = 0
         number = self._line
@@ -146,19 +151,17 @@ class Replay:
                 try:
                     report = loads(line)
                     try:
-                        service = report["service"]
                         cell = ready[
-                            service,
-                            report.get("component") or "",
-                            report.get("region") or "",
-                            report.get("symptom") or "",
+                            report["service"],
+                            report.get("component"),
+                            report.get("region"),
+                            report.get("symptom"),
                         ]
                         ts = report["ts"]
-                        if type(ts) is not str:
-                            raise TypeError
+                        moment = times.get(ts)  # only strings are cached: None for a new or other ts
                     except (KeyError, TypeError, AttributeError):
-                        cell = -1
-                    if cell < 0:
+                        cell, moment = -1, None
+                    if cell < 0 or (moment is None and type(ts) is not str):
                         if not isinstance(report, dict):
                             raise ValueError("not a JSON object")
                         stats.reports += reports
@@ -166,11 +169,11 @@ class Replay:
                         stats.duplicates += duplicates
                         stats.late += late
                         reports = counted = duplicates = late = 0
-                        self.feed(report)
-                        current = self._minute
-                        last_counted = self._last_counted
+                        try:
+                            self.feed(report)
+                        finally:
+                            current = self._minute  # feed may have moved on a minute, even if it raised
                         continue
-                    moment = times.get(ts)
                     if moment is None:
                         seconds = _epoch_seconds(ts)
                         moment = times[ts] = (seconds, int(seconds // 60))
@@ -182,17 +185,16 @@ class Replay:
                         elif minute > current:
                             self._flush(minute)
                             current = minute
-                            last_counted = self._last_counted
                         else:
                             late += 1
                     client = report.get("client")
                     if client is not None:
-                        key = (service, client)
-                        last = last_counted.get(key)
+                        last_counted = last_counted_of_cell[cell]
+                        last = last_counted.get(client)
                         if last is not None and abs(seconds - last) < DEDUP_SECONDS:
                             duplicates += 1
                             continue
-                        last_counted[key] = seconds
+                        last_counted[client] = seconds
                     append(cell)
                     counted += 1
                 except (ValueError, KeyError, TypeError, decode_error) as exc:
@@ -232,17 +234,21 @@ class Replay:
             stats.late += 1
         client = report.get("client")
         if client is not None:
-            key = (service, client)
-            last = self._last_counted.get(key)
+            last_counted = self._last_counted.get(service)
+            if last_counted is None:
+                last_counted = self._last_counted[service] = {}
+            last = last_counted.get(client)
             if last is not None and abs(seconds - last) < DEDUP_SECONDS:
                 stats.duplicates += 1
                 return
-            self._last_counted[key] = seconds
-        component = report.get("component") or ""
-        cell = (service, component, report.get("region") or "", report.get("symptom") or "")
+            last_counted[client] = seconds
+        fields = (service, report.get("component"), report.get("region"), report.get("symptom"))
+        cell = (service, fields[1] or "", fields[2] or "", fields[3] or "")
         found = self._ready.get(cell)
         if found is None:
             found = self._cell_id(cell)
+        if fields != cell and cell in self._ready and all(f is None or type(f) is str for f in fields):
+            self._ready[fields] = found  # so feed_lines finds it without normalising the fields
         self._ids.append(found)
         stats.counted += 1
 
@@ -254,18 +260,23 @@ class Replay:
             self._discover(service, component)
         found = self._cell_of.get(cell)
         if found is None:
-            found = self._cell_of[cell] = len(self._cells)
-            self._cells.append(cell)
-            if found >= self._has_rows.shape[0]:
-                size = max(64, 2 * found)
-                self._cell_rows = np.concatenate([self._cell_rows, np.full((size, 4), -1, dtype=np.int64)])
-                self._has_rows = np.concatenate([self._has_rows, np.zeros(size, dtype=np.bool_)])
-            # Its rows now if its series exist, else at the end of the minute. A cell series_counts cannot
-            # read (a region that is not a string) is left to fail there, as it always did.
-            with contextlib.suppress(TypeError):
-                self._resolve([found])
+            found = self._new_cell(cell)
         if not (component and component not in self._known[service]):
             self._ready[cell] = found  # the catalog check can no longer discover anything for it
+        return found
+
+    def _new_cell(self, cell: Cell) -> int:
+        """An id for a cell never seen. Its detector rows are looked up at the end of the minute."""
+        found = self._cell_of[cell] = len(self._cells)
+        self._cells.append(cell)
+        last_counted = self._last_counted.get(cell[0])
+        if last_counted is None:
+            last_counted = self._last_counted[cell[0]] = {}
+        self._last_counted_of_cell.append(last_counted)
+        if found >= self._has_rows.shape[0]:
+            size = max(64, 2 * found)
+            self._cell_rows = np.concatenate([self._cell_rows, np.full((size, 4), -1, dtype=np.int64)])
+            self._has_rows = np.concatenate([self._has_rows, np.zeros(size, dtype=np.bool_)])
         return found
 
     def finish(self) -> ReplayStats:
@@ -319,25 +330,36 @@ class Replay:
                 self.automatic.apply(conn, result, now)
             self._drain_events()
         self._minute = next_minute
-        if len(self._last_counted) > 200_000:
-            horizon = next_minute * 60 - DEDUP_SECONDS
-            self._last_counted = {k: v for k, v in self._last_counted.items() if v >= horizon}
+        if sum(map(len, self._last_counted.values())) > 200_000:
+            self._forget_clients_before(next_minute * 60 - DEDUP_SECONDS)
+
+    def _forget_clients_before(self, horizon: float) -> None:
+        """Drop dedup entries older than `horizon` (in place: cells hold references to these dicts)."""
+        for last_counted in self._last_counted.values():
+            kept = {client: t for client, t in last_counted.items() if t >= horizon}
+            last_counted.clear()
+            last_counted.update(kept)
 
     def _resolve(self, cell_ids: list[int]) -> list[SeriesKey]:
         """Note the detector rows of cells whose series all exist; return the missing series in order."""
         rows_of = self._series_rows
         missing: dict[SeriesKey, None] = {}
+        resolved: list[int] = []
+        resolved_rows: list[list[int]] = []
         for c in cell_ids:
             keys = self._cell_keys.get(c)
             if keys is None:
-                keys = self._cell_keys[c] = tuple(series_counts([(*self._cells[c], 1)]))
+                keys = self._cell_keys[c] = tuple(series_keys(*self._cells[c]))
             rows = [rows_of.get(k) for k in keys]
             if None in rows:
                 missing.update((k, None) for k, r in zip(keys, rows, strict=True) if r is None)
             else:
-                self._cell_rows[c, : len(rows)] = rows
-                self._has_rows[c] = True
+                resolved.append(c)
+                resolved_rows.append(rows + [-1] * (4 - len(rows)))  # type: ignore[operator]
                 del self._cell_keys[c]
+        if resolved:  # one numpy write for all of them
+            self._cell_rows[resolved] = resolved_rows
+            self._has_rows[resolved] = True
         return list(missing)
 
     def _registered(self, keys: list[SeriesKey], rows: NDArray[np.int32]) -> None:
@@ -365,9 +387,10 @@ class Replay:
         """Add what was discovered to the catalog and the store: new services in order of first report,
         new components of a service appended sorted by slug.
 
-        The first sync writes the whole catalog; later ones insert only the rows sync_catalog would add
-        (it also rewrites every row already there with the values it has, and deletes components the
-        catalog dropped, which a replay's catalog never does).
+        Only the rows sync_catalog would add are inserted (it also rewrites every row already there with
+        the values it has, and deletes components the catalog dropped, which a replay's catalog never
+        does): the whole catalog the first time (the store starts empty), then what was touched; one
+        executemany per table.
         """
         services = list(self.catalog.services)
         position = dict(self._position)
@@ -386,15 +409,23 @@ class Replay:
         self._position = position
         self.catalog = self.catalog.model_copy(update={"services": services})
         self.automatic.catalog = self.catalog
-        with self.engine.begin() as conn:
-            if self._stored is None:
-                sync_catalog(conn, self.catalog, EPOCH)
-                stored = {s.id: len(s.components) for s in services}
-            else:
-                stored = dict(self._stored)
-                for service_id in touched:
-                    i = position[service_id]
-                    stored[service_id] = _insert_additions(conn, i + 1, services[i], stored.get(service_id))
+        stored = {} if self._stored is None else dict(self._stored)
+        changed = range(len(services)) if self._stored is None else [position[s] for s in touched]
+        service_rows: list[dict[str, Any]] = []
+        component_rows: list[dict[str, Any]] = []
+        for i in changed:
+            service = services[i]
+            before = stored.get(service.id)
+            if before is None:
+                service_rows.append(_service_row(i + 1, service))
+            component_rows += _component_rows(service, before or 0)
+            stored[service.id] = len(service.components)
+        if service_rows or component_rows:
+            with self.engine.begin() as conn:
+                if service_rows:
+                    conn.execute(services_table.insert(), service_rows)
+                if component_rows:
+                    conn.execute(components_table.insert(), component_rows)
         self._stored = stored
         self._touched.clear()
         self._dirty = False
@@ -404,40 +435,39 @@ def _components(slugs: set[str]) -> list[Component]:
     return [Component(id=s, name=s.replace("-", " ").capitalize()) for s in sorted(slugs)]
 
 
-def _insert_additions(conn: Connection, position: int, service: Service, stored: int | None) -> int:
-    """Insert what sync_catalog would for a service: itself if not `stored` yet, then its components
-    after the first `stored`, with the same values. Returns how many components are stored now."""
-    if stored is None:
-        stored = 0
-        conn.execute(
-            services_table.insert().values(
-                id=service.id,
-                created_at=EPOCH,
-                updated_at=EPOCH,
-                name=service.name,
-                description=service.description,
-                url=service.url,
-                position=position,
-            )
-        )
-    for comp_position, component in enumerate(service.components[stored:], start=stored + 1):
-        conn.execute(
-            components_table.insert().values(
-                id=f"{service.id}.{component.id}",
-                service_id=service.id,
-                slug=component.id,
-                status="operational",
-                created_at=EPOCH,
-                updated_at=EPOCH,
-                name=component.name,
-                description=component.description,
-                group_name=component.group,
-                position=comp_position,
-                showcase=component.showcase,
-                only_show_if_degraded=component.only_show_if_degraded,
-            )
-        )
-    return len(service.components)
+def _service_row(position: int, service: Service) -> dict[str, Any]:
+    """The services row sync_catalog would insert for `service` at `position`."""
+    return {
+        "id": service.id,
+        "created_at": EPOCH,
+        "updated_at": EPOCH,
+        "name": service.name,
+        "description": service.description,
+        "url": service.url,
+        "position": position,
+    }
+
+
+def _component_rows(service: Service, stored: int) -> list[dict[str, Any]]:
+    """The components rows sync_catalog would insert for the service's components after the first
+    `stored`."""
+    return [
+        {
+            "id": f"{service.id}.{component.id}",
+            "service_id": service.id,
+            "slug": component.id,
+            "status": "operational",
+            "created_at": EPOCH,
+            "updated_at": EPOCH,
+            "name": component.name,
+            "description": component.description,
+            "group_name": component.group,
+            "position": comp_position,
+            "showcase": component.showcase,
+            "only_show_if_degraded": component.only_show_if_degraded,
+        }
+        for comp_position, component in enumerate(service.components[stored:], start=stored + 1)
+    ]
 
 
 def replay_file(

@@ -18,17 +18,24 @@ def country(region: str) -> str:
     return region[:2]
 
 
+def series_keys(service: str, component: str, region: str, symptom: str) -> list[SeriesKey]:
+    """The series one report counts in: its service's total, then its component, country and symptom
+    (each only when given)."""
+    keys = [SeriesKey(service, "service", "")]
+    if component:
+        keys.append(SeriesKey(service, "component", component))
+    if region:
+        keys.append(SeriesKey(service, "region", country(region)))
+    if symptom:
+        keys.append(SeriesKey(service, "symptom", symptom))
+    return keys
+
+
 def series_counts(rows: Iterable[MinuteRow]) -> dict[SeriesKey, int]:
     counts: dict[SeriesKey, int] = {}
     for service, component, region, symptom, clients in rows:
         if not clients:
             continue
-        for key in (
-            SeriesKey(service, "service", ""),
-            SeriesKey(service, "component", component) if component else None,
-            SeriesKey(service, "region", country(region)) if region else None,
-            SeriesKey(service, "symptom", symptom) if symptom else None,
-        ):
-            if key is not None:
-                counts[key] = counts.get(key, 0) + clients
+        for key in series_keys(service, component, region, symptom):
+            counts[key] = counts.get(key, 0) + clients
     return counts
