@@ -62,13 +62,9 @@ class ReportStore:
         self._last_counted: dict[ClientKey, datetime] = {}
         self._conn: Connection | None = None
         self._sqlite = engine.dialect.name == "sqlite"
-        mark = "?" if self._sqlite else "%s"
         self._bind_time: Callable[[datetime], Param] = _sqlite_time if self._sqlite else _aware_time
         # Statements as head + VALUES rows + tail; SQLite's are sent with many rows at once.
         self._insert_head = f"INSERT INTO {reports.name} ({', '.join(_INSERT_COLUMNS)}) VALUES "
-        self._insert_returning = (
-            f"{self._insert_head}({', '.join([mark] * len(_INSERT_COLUMNS))}) RETURNING id"
-        )
         self._upsert_minutes_head = (
             f"INSERT INTO {report_minutes.name} ({', '.join(_MINUTE_KEY)}, reports, clients) VALUES "
         )
@@ -202,17 +198,14 @@ class ReportStore:
             # write lock and rows without an id get max(id) + 1, so the ids are consecutive, in order.
             last = _execute_rows(cursor, self._insert_head, "", params)
             new_ids: list[int | None] = list(range(last - len(params) + 1, last + 1))
+        elif any(want_ids):
+            # One statement, one round trip. RETURNING's order is not promised, but the ids are: the
+            # sequence hands them out as rows are inserted, in ORDER BY n order, so sorted they pair up.
+            cursor.execute(self._insert_arrays + " RETURNING id", _columns(params), prepare=False)
+            new_ids = sorted(row[0] for row in cursor.fetchall())
         else:
-            wanted = [i for i, w in enumerate(_per_row(sizes, want_ids)) if w]
-            if len(wanted) < len(params):
-                rest = [p for p, w in zip(params, _per_row(sizes, want_ids), strict=True) if not w]
-                cursor.execute(self._insert_arrays, _columns(rest), prepare=False)
+            cursor.execute(self._insert_arrays, _columns(params), prepare=False)
             new_ids = [None] * len(params)
-            if wanted:
-                cursor.executemany(self._insert_returning, [params[i] for i in wanted], returning=True)
-                for i in wanted:  # psycopg pipelines them and yields one result set per row, in order
-                    new_ids[i] = cursor.fetchone()[0]
-                    cursor.nextset()
         out: list[list[int | None]] = []
         start = 0
         for size, wants in zip(sizes, want_ids, strict=True):
@@ -300,10 +293,6 @@ def _execute_rows(cursor: Any, head: str, tail: str, rows: list[tuple[Any, ...]]
 def _multi_row_sql(head: str, tail: str, rows: int, columns: int) -> str:
     row = f"({', '.join('?' * columns)})"
     return f"{head}{', '.join([row] * rows)}{tail}"
-
-
-def _per_row(sizes: list[int], flags: Sequence[bool]) -> list[bool]:
-    return [flag for size, flag in zip(sizes, flags, strict=True) for _ in range(size)]
 
 
 def _arrays(columns: dict[str, str]) -> str:
