@@ -296,28 +296,31 @@ class Replay:
         ids = np.array(self._ids, dtype=np.intp)
         self._ids.clear()
         self._times.clear()
-        per_cell = np.bincount(ids)
-        present = np.flatnonzero(per_cell)
+        # Sorting this minute's ids is cheaper than counting over every cell ever seen.
+        present, first, per_cell = np.unique(ids, return_index=True, return_counts=True)
         keyed = None
         if not self._has_rows[present].all():
             # Cells in the order of their first report this minute: the order series_counts would name
             # their series in, and so the order new series must be registered in.
-            _, first = np.unique(ids, return_index=True)
-            ordered = ids[np.sort(first)].tolist()
-            new_keys = self._resolve([c for c in ordered if not self._has_rows[c]])
+            by_first = np.argsort(first)
+            ordered = present[by_first]
+            new_keys = self._resolve(ordered[~self._has_rows[ordered]].tolist())
             if new_keys:
                 if self._observed is not None and self._minute > self._observed + 1:
                     # After skipped minutes, a new series must only exist from this minute on: a keyed
                     # observe registers it after processing the skipped ones.
                     cells = self._cells
-                    keyed = series_counts([(*cells[c], int(per_cell[c])) for c in ordered])
+                    keyed = series_counts(
+                        (*cells[c], n)
+                        for c, n in zip(ordered.tolist(), per_cell[by_first].tolist(), strict=True)
+                    )
                 else:
                     self._registered(new_keys, self.detector.register(new_keys))
-                    self._resolve([c for c in ordered if not self._has_rows[c]])
+                    self._resolve(ordered[~self._has_rows[ordered]].tolist())
         if keyed is None:
             block = self._cell_rows[present]
             taken = block >= 0
-            counts = IndexedCounts(block[taken], np.broadcast_to(per_cell[present, None], block.shape)[taken])
+            counts = IndexedCounts(block[taken], np.broadcast_to(per_cell[:, None], block.shape)[taken])
             result = self.detector.observe(self._minute, counts)
         else:
             result = self.detector.observe(self._minute, keyed)

@@ -378,16 +378,16 @@ class Detector:
             posterior[:, hold] = kept
 
         both = learn & profiling
-        moments = self._moments[:, :n]
-        hold = np.flatnonzero(~both[svc]) if not both.all() else None
-        kept = moments[:, hold] if hold is not None else None
-        moments *= self._decay_dispersion
-        moments[0] += (xf - model.rate[0]) ** 2 - xf
-        moments[1] += model.rate_squared
-        if hold is not None:
-            moments[:, hold] = kept
-
-        self._profiles.learn(slot_of(t), x_service / model.level, both)
+        if both.any():  # else every row would be put back: nothing to do (the first day, for one)
+            moments = self._moments[:, :n]
+            hold = np.flatnonzero(~both[svc]) if not both.all() else None
+            kept = moments[:, hold] if hold is not None else None
+            moments *= self._decay_dispersion
+            moments[0] += (xf - model.rate[0]) ** 2 - xf
+            moments[1] += model.rate_squared
+            if hold is not None:
+                moments[:, hold] = kept
+            self._profiles.learn(slot_of(t), x_service / model.level, both)
         reports = self._reports[:s]
         reports[:] = np.where(learn, self._decay_share * reports + x_service, reports)
 

@@ -95,5 +95,11 @@ def band(mu: float, r: float, coverage: float) -> tuple[float, float]:
     lo_q, hi_q = (1.0 - coverage) / 2.0, (1.0 + coverage) / 2.0
     if mu <= 0:
         return 0.0, 0.0
-    dist = stats.nbinom(r, r / (r + mu)) if np.isfinite(r) else stats.poisson(mu)
-    return float(dist.ppf(lo_q)), float(dist.ppf(hi_q))
+    # Both quantiles in one call to the distribution's ppf (what a frozen distribution would call, without
+    # the cost of freezing one per finding).
+    quantiles = [lo_q, hi_q]
+    if np.isfinite(r):
+        lo, hi = stats.nbinom.ppf(quantiles, r, r / (r + mu))
+    else:
+        lo, hi = stats.poisson.ppf(quantiles, mu)
+    return float(lo), float(hi)
