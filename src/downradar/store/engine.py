@@ -24,5 +24,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # FULL: a commit survives power loss, not just a killed process; group commit pays for the fsync.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Statement journals (a multi-row insert or upsert may need one) in memory: on disk, each was a file
+    # created and unlinked per commit.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
