@@ -39,6 +39,10 @@ class ReportRateLimiter:
             self._prune(now)
         return None
 
+    def __len__(self) -> int:
+        """Addresses whose allowance is not known to be full again."""
+        return len(self._full_at)
+
     def _prune(self, now: float) -> None:
         self._hits = 0
         self._full_at = {k: t for k, t in self._full_at.items() if t > now}
