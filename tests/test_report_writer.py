@@ -92,3 +92,24 @@ def test_writer_marks_duplicates_and_rolls_up_once_committed(db_url: str) -> Non
         assert [(m.reports, m.clients) for m in minutes] == [(20, 5), (1, 1)]
     finally:
         engine.dispose()
+
+
+def test_a_new_writer_dedups_against_what_an_earlier_run_stored(db_url: str) -> None:
+    engine = prepared(db_url)
+    try:
+        earlier = ReportStore(engine)
+        earlier.write([[row("x", NOW), row("z", NOW)]], [False])
+        earlier.close()
+        store = ReportStore(engine)  # a restart: its cache is empty
+        try:
+            soon = row("x", NOW + timedelta(minutes=5))
+            much_later = row("x", NOW + timedelta(hours=1))
+            backfill = row("z", NOW + timedelta(minutes=3))  # this run has seen later reports, not z's
+            fresh = row("y", NOW + timedelta(hours=1))
+            for report in (soon, much_later, backfill, fresh):
+                store.write([[report]], [False])
+            assert [r["duplicate"] for r in (soon, much_later, backfill, fresh)] == [True, False, True, False]
+        finally:
+            store.close()
+    finally:
+        engine.dispose()

@@ -2,7 +2,9 @@
 
 Only the first report per client per service within the dedup window counts towards volumes (as outage
 trackers do); later ones are stored with duplicate=True. The writer is the only place that decides this,
-so it keeps the last counted time per (service, client) in memory and asks the database on a miss.
+so it keeps the last counted time per (service, client) in memory and asks the database on a miss that
+an earlier run (or a trimmed cache entry) could explain: live reports after the first window of a run
+cost no lookup. It assumes it is the only writer of its database, as the server's writer is.
 
 This is the hot path of intake, so it talks to the driver directly (inside the SQLAlchemy transaction):
 rows become parameter tuples once, bound exactly as the UTCDateTime column type would bind them (naive
@@ -24,6 +26,8 @@ from downradar.store.schema import report_minutes, reports
 _SQLITE_LOOKUP_CHUNK = 500  # clients per lookup query: well under SQLite's bound-parameter limit
 _SQLITE_ROWS_PER_STATEMENT = 1024  # 10 columns: 10,240 parameters, under SQLite's 32,766
 _CACHE_LIMIT = 200_000
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_RESOLUTION = timedelta(microseconds=1)
 # Column: its PostgreSQL type, for the array parameters of a many-row insert.
 _REPORT_COLUMNS = {
     "ts": "timestamptz",
@@ -61,7 +65,10 @@ class ReportStore:
         self.window = dedup_window
         self._last_counted: dict[ClientKey, datetime] = {}
         self._conn: Connection | None = None
+        self._complete_since: dict[str, datetime] = {}  # see _complete_from
+        self._trimmed_before = _EARLIEST  # cache entries before this were dropped
         self._sqlite = engine.dialect.name == "sqlite"
+        self._mark = "?" if self._sqlite else "%s"
         self._bind_time: Callable[[datetime], Param] = _sqlite_time if self._sqlite else _aware_time
         # Statements as head + VALUES rows + tail; SQLite's are sent with many rows at once.
         self._insert_head = f"INSERT INTO {reports.name} ({', '.join(_INSERT_COLUMNS)}) VALUES "
@@ -217,8 +224,15 @@ class ReportStore:
         self, cursor: Any, rows: list[dict[str, Any]], times: list[_Time]
     ) -> dict[ClientKey, datetime]:
         last_counted, window = self._last_counted, self.window
-        # Not `set - last_counted.keys()`: that copies the whole cache into a set on every write.
-        unknown = {key for r in rows if (key := (r["service_id"], r["client"])) not in last_counted}
+        earliest: dict[ClientKey, datetime] = {}  # of each (service, client) the cache does not know
+        for r, t in zip(rows, times, strict=True):
+            key = (r["service_id"], r["client"])
+            if key not in last_counted:
+                seen = earliest.get(key)
+                if seen is None or t[0] < seen:
+                    earliest[key] = t[0]
+        # Only where the window reaches back before what the cache is sure of can the database know more.
+        unknown = {key for key, ts in earliest.items() if ts - window < self._complete_from(cursor, key[0])}
         from_db = self._lookup(cursor, unknown, times) if unknown else {}
         counted: dict[ClientKey, datetime] = {}
         # All UTC with the one tzinfo object, so sorting and subtracting need no utcoffset() calls.
@@ -253,7 +267,7 @@ class ReportStore:
                         (service_id, *chunk, low, high),
                     )
                     for client, ts in cursor.fetchall():
-                        found[(service_id, client)] = datetime.fromisoformat(ts).replace(tzinfo=UTC)
+                        found[(service_id, client)] = _parse_stored(ts)
             else:
                 # One array parameter, however many clients, and one index probe per client: its latest
                 # counted report up to `high`, kept if not before `low` (the same as max(ts) between them).
@@ -268,13 +282,30 @@ class ReportStore:
                     prepare=False,  # a plan for these values: a generic one can scan the whole table
                 )
                 for client, ts in cursor.fetchall():
-                    found[(service_id, client)] = ts.astimezone(UTC)
+                    found[(service_id, client)] = _parse_stored(ts)
         return found
+
+    def _complete_from(self, cursor: Any, service_id: str) -> datetime:
+        """The time from which every counted report of the service is in the cache.
+
+        Reports stored before this writer started (an earlier run) all lie at or before the service's
+        latest report then; this writer caches what it counts itself, and drops only what it trims.
+        """
+        since = self._complete_since.get(service_id)
+        if since is None:
+            cursor.execute(
+                f"SELECT max(ts) FROM {reports.name} WHERE service_id = {self._mark}", (service_id,)
+            )
+            latest = cursor.fetchone()[0]
+            since = _EARLIEST if latest is None else _parse_stored(latest) + _RESOLUTION
+            self._complete_since[service_id] = since
+        return max(since, self._trimmed_before)
 
     def _trim_cache(self) -> None:
         if len(self._last_counted) <= _CACHE_LIMIT:
             return
         newest = max(self._last_counted.values())
+        self._trimmed_before = max(self._trimmed_before, newest - self.window)
         self._last_counted = {k: v for k, v in self._last_counted.items() if newest - v < self.window}
 
 
@@ -305,6 +336,13 @@ def _arrays(columns: dict[str, str]) -> str:
 def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
     """Rows to one list per column: the array parameters of an unnest() insert."""
     return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _parse_stored(value: str | datetime) -> datetime:
+    """A ts as the driver returns it: naive UTC text from SQLite, an aware datetime from PostgreSQL."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def _sqlite_time(value: datetime) -> str:
