@@ -617,8 +617,10 @@ def _group_max(
     values: NDArray[np.float64], groups: NDArray[np.integer], n_groups: int
 ) -> NDArray[np.float64]:
     """Max of each row of `values` (k x series) per group (k x groups; 0 where nothing is positive)."""
-    out = np.zeros((n_groups, values.shape[0]))
+    out = np.zeros((values.shape[0], n_groups))
     hot = np.flatnonzero(values.any(axis=0))
     if hot.size:
-        np.maximum.at(out, groups[hot], values[:, hot].T)
-    return out.T
+        hot_groups = groups[hot]
+        for k in range(values.shape[0]):  # one 1-D ufunc.at per row: numpy's fast path, unlike 2-D
+            np.maximum.at(out[k], hot_groups, values[k, hot])
+    return out
