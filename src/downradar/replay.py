@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 from typing import IO, Any
 
 import numpy as np
@@ -354,9 +355,15 @@ class Replay:
         )
 
     def _forget_clients_before(self, horizon: float) -> None:
-        """Drop dedup entries older than `horizon` (in place: cells hold references to these dicts)."""
+        """Drop dedup entries older than `horizon` (in place: cells hold references to these dicts).
+
+        Which to keep is one numpy comparison per service over its seconds (all floats), not a Python
+        comparison per entry.
+        """
+        horizon = float(horizon)
         for last_counted in self._last_counted.values():
-            kept = {client: t for client, t in last_counted.items() if t >= horizon}
+            seconds = np.fromiter(last_counted.values(), np.float64, len(last_counted))
+            kept = dict(compress(last_counted.items(), (seconds >= horizon).tolist()))
             last_counted.clear()
             last_counted.update(kept)
 
