@@ -620,7 +620,10 @@ def _group_max(
     out = np.zeros((values.shape[0], n_groups))
     hot = np.flatnonzero(values.any(axis=0))
     if hot.size:
+        # One 1-D ufunc.at per row, in the output's dtype: numpy's fast path (2-D, or float32 values into
+        # float64, take the generic path, ~10x slower). Casting float32 to float64 is exact.
         hot_groups = groups[hot]
-        for k in range(values.shape[0]):  # one 1-D ufunc.at per row: numpy's fast path, unlike 2-D
-            np.maximum.at(out[k], hot_groups, values[k, hot])
+        hot_values = values[:, hot].astype(np.float64)
+        for k in range(values.shape[0]):
+            np.maximum.at(out[k], hot_groups, hot_values[k])
     return out
