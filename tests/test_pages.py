@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from conftest import make_settings, start_server
+from downradar.detect import Expectation
 from downradar.store.report_series import BUCKET, Bucket
 from downradar.web.chart import report_chart
 from downradar.web.pages import short_time
@@ -331,6 +332,15 @@ def test_chart_scales_bars_to_the_peak_and_escapes_its_title():
     assert ">3</text>" in svg  # the peak on the value axis
     empty = str(report_chart([Bucket(start, 0, 0)], "Etc/UTC", title="quiet"))
     assert "No reports in this period." in empty
+
+
+def test_chart_with_a_band_above_every_bar_names_the_busiest_quarter_hour():
+    start = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    buckets = [Bucket(start + n * BUCKET, reports=n % 3, clients=n % 3) for n in range(8)]
+    band = [Expectation(expected=6.0, low=2.0, high=11.0)] * 8  # a quiet day: fewer reports than usual
+    svg = str(report_chart(buckets, "Etc/UTC", title="quiet day", band=band))
+    assert "the most, 2, in the 15 minutes from 02:30 UTC" in svg
+    assert ">12</text>" in svg  # the scale reaches over the band (high 11)
 
 
 def test_a_browser_on_a_wrong_address_gets_a_page_and_an_api_client_json(client: httpx.Client) -> None:

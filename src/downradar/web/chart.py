@@ -44,15 +44,17 @@ def report_chart(
     plot_h = HEIGHT - TOP - BOTTOM
     base = TOP + plot_h
     step = plot_w / max(len(buckets), 1)
-    peak = max((b.clients for b in buckets), default=0)
+    busiest = max(buckets, key=lambda b: b.clients, default=None)
+    most = busiest.clients if busiest else 0
+    peak = most  # the top of the scale: the busiest bucket, or the band where it reaches higher
     if band:
         peak = max(peak, round(max(e.high for e in band) + 0.5))
     total = sum(b.clients for b in buckets)
-    if peak:
-        peak_at = next(b.start for b in buckets if b.clients == peak).astimezone(tz)
+    if most and busiest:
+        peak_at = busiest.start.astimezone(tz)
         desc = (
             f"{total} reports in all, counting each person once per 15 minutes; "
-            f"the most, {peak}, in the 15 minutes from {peak_at:%H:%M} {peak_at.tzname()}."
+            f"the most, {most}, in the 15 minutes from {peak_at:%H:%M} {peak_at.tzname()}."
         )
     else:
         desc = "No reports in this period."
