@@ -60,7 +60,8 @@ class ReplayStats:
 
 
 def _plain(field: Any) -> bool:
-    """Absent or a string: a report field that normalises to itself, or to "" if absent."""
+    """A field `_ready` may hold a cell under as the report has it: a string, or None for absent (the
+    cell has "" there), so the raw fields map to one cell only."""
     return field is None or type(field) is str
 
 
