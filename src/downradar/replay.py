@@ -128,6 +128,10 @@ class Replay:
         self._cell_of: dict[Cell, int] = {}
         self._cells: list[Cell] = []
         self._ready: dict[tuple[Any, ...], int] = {}
+        # The first string object seen for each field value: cells and `_ready` keys are built from these,
+        # so the hundreds of thousands of keys share a few hundred strings that stay in cache, and the
+        # comparison behind each lookup (a report's fields are new string objects every time) is cheap.
+        self._strings: dict[str, str] = {}
         # Per cell id: the detector rows it counts in (total, component, country, symptom; -1 for none),
         # once the detector has them.
         self._cell_rows = np.full((0, 4), -1, dtype=np.int64)
@@ -263,12 +267,13 @@ class Replay:
             and _plain(fields[2])
             and _plain(fields[3])
         ):
-            self._ready[fields] = found  # so feed_lines finds it without normalising the fields
+            self._ready[self._shared(fields)] = found  # feed_lines finds it without normalising the fields
         self._ids.append(found)
         stats.counted += 1
 
     def _cell_id(self, cell: Cell) -> int:
         """The id of a cell not in `_ready`, after the catalog check the usual path skips."""
+        cell = self._shared(cell)
         service, component = cell[0], cell[1]
         known = self._known.get(service)
         if known is None or (component and component not in known):
@@ -279,6 +284,11 @@ class Replay:
         if not (component and component not in self._known[service]):
             self._ready[cell] = found  # the catalog check can no longer discover anything for it
         return found
+
+    def _shared(self, fields: tuple[Any, ...]) -> Any:
+        """`fields` with each string replaced by the first equal one seen (see `_strings`)."""
+        strings = self._strings
+        return tuple(strings.setdefault(f, f) if type(f) is str else f for f in fields)
 
     def _new_cell(self, cell: Cell) -> int:
         """An id for a cell never seen. Its detector rows are looked up at the end of the minute."""
