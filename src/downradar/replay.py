@@ -92,7 +92,7 @@ class Replay:
     registered in the same order, and after the same skipped minutes, as one cell dict per minute would.
 
     The dedup rule keys on (service, client); its state is one dict per service, client -> last counted
-    second, reached from the report's cell id, so the usual report needs no key tuple for it.
+    second, so the usual report needs no key tuple for it.
     """
 
     def __init__(
@@ -115,10 +115,10 @@ class Replay:
         self._touched: set[str] = set()  # services whose components changed since the last sync
         self._stored: dict[str, int] | None = None  # services in the store: their first n components
         self._minute: int | None = None
-        # Dedup: per service, client -> the second its last counted report was sent; per cell id, the
-        # dict of its service (the same objects, pruned in place).
+        # Dedup: per service, client -> the second its last counted report was sent (pruned in place). A
+        # small dict of services, looked up with the report's service string (hashed already for its
+        # cell), where a list indexed by cell id would be one more cache miss per report.
         self._last_counted: dict[str, dict[Any, float]] = {}
-        self._last_counted_of_cell: list[dict[Any, float]] = []
         self._event_cursor = 0
         self._line = 0
         # Cells: every cell has an id (`_cell_of`, `_cells`); `_ready` holds those a report can be counted
@@ -154,7 +154,7 @@ class Replay:
         stats = self.stats
         ready = self._ready
         times = self._times
-        last_counted_of_cell = self._last_counted_of_cell
+        last_counted_of_service = self._last_counted
         append = self._ids.append
         current = self._minute
         reports = counted = duplicates = late = 0
@@ -164,8 +164,9 @@ class Replay:
                 try:
                     report = loads(line)
                     try:
+                        service = report["service"]
                         cell = ready[
-                            report["service"],
+                            service,
                             report.get("component"),
                             report.get("region"),
                             report.get("symptom"),
@@ -202,7 +203,7 @@ class Replay:
                             late += 1
                     client = report.get("client")
                     if client is not None:
-                        last_counted = last_counted_of_cell[cell]
+                        last_counted = last_counted_of_service[service]  # made with the cell
                         last = last_counted.get(client)
                         if last is not None and abs(seconds - last) < DEDUP_SECONDS:
                             duplicates += 1
@@ -294,10 +295,7 @@ class Replay:
         """An id for a cell never seen. Its detector rows are looked up at the end of the minute."""
         found = self._cell_of[cell] = len(self._cells)
         self._cells.append(cell)
-        last_counted = self._last_counted.get(cell[0])
-        if last_counted is None:
-            last_counted = self._last_counted[cell[0]] = {}
-        self._last_counted_of_cell.append(last_counted)
+        self._last_counted.setdefault(cell[0], {})  # feed_lines counts on it for a ready cell
         if found >= self._has_rows.shape[0]:
             size = max(64, 2 * found)
             self._cell_rows = np.concatenate([self._cell_rows, np.full((size, 4), -1, dtype=np.int64)])
@@ -366,17 +364,15 @@ class Replay:
         )
 
     def _forget_clients_before(self, horizon: float) -> None:
-        """Drop dedup entries older than `horizon` (in place: cells hold references to these dicts).
+        """Drop dedup entries older than `horizon`.
 
         Which to keep is one numpy comparison per service over its seconds (all floats), not a Python
         comparison per entry.
         """
         horizon = float(horizon)
-        for last_counted in self._last_counted.values():
+        for service, last_counted in list(self._last_counted.items()):
             seconds = np.fromiter(last_counted.values(), np.float64, len(last_counted))
-            kept = dict(compress(last_counted.items(), (seconds >= horizon).tolist()))
-            last_counted.clear()
-            last_counted.update(kept)
+            self._last_counted[service] = dict(compress(last_counted.items(), (seconds >= horizon).tolist()))
 
     def _resolve(self, cell_ids: list[int]) -> list[SeriesKey]:
         """Note the detector rows of cells whose series all exist; return the missing series in order."""
