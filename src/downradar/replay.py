@@ -288,8 +288,8 @@ class Replay:
 
     def _shared(self, fields: tuple[Any, ...]) -> Any:
         """`fields` with each string replaced by the first equal one seen (see `_strings`)."""
-        strings = self._strings
-        return tuple(strings.setdefault(f, f) if type(f) is str else f for f in fields)
+        shared = self._strings.setdefault
+        return tuple([shared(f, f) if type(f) is str else f for f in fields])
 
     def _new_cell(self, cell: Cell) -> int:
         """An id for a cell never seen. Its detector rows are looked up at the end of the minute."""
