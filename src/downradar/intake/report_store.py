@@ -8,8 +8,9 @@ cost no lookup. It assumes it is the only writer of its database, as the server'
 
 This is the hot path of intake, so it talks to the driver directly (inside the SQLAlchemy transaction):
 rows become parameter tuples once, bound exactly as the UTCDateTime column type would bind them (naive
-UTC text on SQLite, aware datetimes on PostgreSQL), and go in with the cursor's executemany. SQLAlchemy's
-per-row parameter processing cost more than SQLite's own insert (bench/README.md has the figures).
+UTC text on SQLite, aware datetimes on PostgreSQL), and go in as multi-row statements (SQLite) or unnest()
+array parameters (PostgreSQL). SQLAlchemy's per-row parameter processing cost more than SQLite's own
+insert, and a statement per row more than the rows (bench/README.md has the figures).
 """
 
 from __future__ import annotations
