@@ -87,12 +87,15 @@ class Replay:
 
     Per report only a few dict operations run: each (service, component, region, symptom) cell gets an id
     the first time it is seen, and a minute's reports are a list of cell ids. At the end of the minute the
-    counts per cell are expanded to the detector's rows with numpy (IndexedCounts). A minute with a cell
-    the detector has not had yet goes through series_counts and a keyed observe instead, so series are
-    registered in the same order, and after the same skipped minutes, as one cell dict per minute would.
+    ids are expanded to the detector's rows with numpy (IndexedCounts, one count per report and row). A
+    minute with a cell whose series the detector has not had yet registers them first, in the order of
+    the cells' first reports; after skipped minutes it goes through series_counts and a keyed observe
+    instead, so series are registered in the same order, and after the same skipped minutes, as one cell
+    dict per minute would.
 
     The dedup rule keys on (service, client); its state is one dict per service, client -> last counted
-    second, so the usual report needs no key tuple for it.
+    second, so the usual report needs no key tuple for it. Most of a report's cost is cache misses in
+    these dicts, hence the shared strings (`_strings`) and the small dict of services.
     """
 
     def __init__(
@@ -115,9 +118,9 @@ class Replay:
         self._touched: set[str] = set()  # services whose components changed since the last sync
         self._stored: dict[str, int] | None = None  # services in the store: their first n components
         self._minute: int | None = None
-        # Dedup: per service, client -> the second its last counted report was sent (pruned in place). A
-        # small dict of services, looked up with the report's service string (hashed already for its
-        # cell), where a list indexed by cell id would be one more cache miss per report.
+        # Dedup: per service, client -> the second its last counted report was sent (pruned by
+        # _forget_clients_before). A small dict of services, looked up with the report's service string
+        # (hashed already for its cell), where a list indexed by cell id would be one more cache miss.
         self._last_counted: dict[str, dict[Any, float]] = {}
         self._event_cursor = 0
         self._line = 0
@@ -319,29 +322,10 @@ class Replay:
         ids = np.array(self._ids, dtype=np.intp)
         self._ids.clear()
         self._times.clear()
-        keyed = None
-        waiting = ~self._has_rows[ids]
-        if waiting.any():
-            # In the order of their first report this minute: the order series_counts would name their
-            # series in, and so the order new series must be registered in.
-            unresolved = list(dict.fromkeys(ids[waiting].tolist()))
-            new_keys = self._resolve(unresolved)
-            if new_keys:
-                if self._observed is not None and self._minute > self._observed + 1:
-                    # After skipped minutes, a new series must only exist from this minute on: a keyed
-                    # observe registers it after processing the skipped ones.
-                    keyed = self._keyed_counts(ids)
-                else:
-                    self._registered(new_keys, self.detector.register(new_keys))
-                    self._resolve([c for c in unresolved if not self._has_rows[c]])
-        if keyed is None:
-            # Every report's rows, each counting 1: the detector adds them up (np.bincount).
-            block = self._cell_rows[ids]
-            rows = block[block >= 0]
-            result = self.detector.observe(self._minute, IndexedCounts(rows, np.ones(rows.shape, np.int64)))
-        else:
-            result = self.detector.observe(self._minute, keyed)
-            self._registered(list(keyed), self.detector.register(keyed))  # known now: no side effects
+        counts = self._counts(self._minute, ids)
+        result = self.detector.observe(self._minute, counts)
+        if not isinstance(counts, IndexedCounts):
+            self._registered(list(counts), self.detector.register(counts))  # known now: no side effects
         self._observed = self._minute
         self.stats.minutes += next_minute - self._minute
         if result.findings:
@@ -352,6 +336,27 @@ class Replay:
         self._minute = next_minute
         if sum(map(len, self._last_counted.values())) > 200_000:
             self._forget_clients_before(next_minute * 60 - DEDUP_SECONDS)
+
+    def _counts(self, minute: int, ids: NDArray[np.intp]) -> IndexedCounts | dict[SeriesKey, int]:
+        """The minute's counts for the detector, from its reports' cell ids; registers new series first,
+        except after skipped minutes (a keyed observe then registers them)."""
+        waiting = ~self._has_rows[ids]
+        if waiting.any():
+            # In the order of their first report this minute: the order series_counts would name their
+            # series in, and so the order new series must be registered in.
+            unresolved = list(dict.fromkeys(ids[waiting].tolist()))
+            new_keys = self._resolve(unresolved)
+            if new_keys:
+                if self._observed is not None and minute > self._observed + 1:
+                    # After skipped minutes, a new series must only exist from this minute on: a keyed
+                    # observe registers it after processing the skipped ones.
+                    return self._keyed_counts(ids)
+                self._registered(new_keys, self.detector.register(new_keys))
+                self._resolve([c for c in unresolved if not self._has_rows[c]])
+        # Every report's rows, each counting 1: the detector adds them up (np.bincount).
+        block = self._cell_rows[ids]
+        rows = block[block >= 0]
+        return IndexedCounts(rows, np.ones(rows.shape, np.int64))
 
     def _keyed_counts(self, ids: NDArray[np.intp]) -> dict[SeriesKey, int]:
         """The minute's counts by series, cells taken in the order of their first report."""
