@@ -103,12 +103,19 @@ def test_bad_lines_are_skipped_and_reported(tmp_path: Path) -> None:
         b"not json",
         b'{"ts": "2026-02-01T00:00:30", "service": "svc"}',
         b'{"service": "Bad Slug", "ts": 1}',
+        b'{"ts": "2026-02-01T00:01:00Z", "service": "svc", "component": "Api"}',
+        b'{"ts": "2026-02-01T00:01:10Z", "service": "svc", "region": 7}',
+        b'{"ts": "2026-02-01T00:01:20Z", "service": "svc", "client": ["a"]}',
+        b'{"ts": "2026-02-01T00:02Z", "service": "svc", "component": "api", "region": "US", "client": "z"}',
     ]
     stream.write_bytes(b"\n".join(lines) + b"\n")
     result = CliRunner().invoke(app, ["replay", str(stream)])
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
-    assert "3 rejected" in output and "line 2:" in output and "line 3: ts needs a UTC offset" in output
+    assert "line 2:" in output and "line 3: ts needs a UTC offset" in output
+    assert "line 5: component 'Api' is not a slug" in output and "line 6: region 7 is not" in output
+    assert "line 7: client ['a'] is not a string" in output
+    assert "2 reports (2 counted, 0 duplicates, 6 rejected)" in output
     missing = CliRunner().invoke(app, ["replay", str(tmp_path / "absent.ndjson")])
     assert missing.exit_code == 2 and "no such file" in missing.output
 

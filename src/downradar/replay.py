@@ -28,6 +28,7 @@ from downradar.catalog import Catalog, Component, Page, Service
 from downradar.detect import Detector, DetectorConfig, Finding, IndexedCounts, SeriesKey, minute_datetime
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
+from downradar.intake.validation import REGION_RE
 from downradar.series_feed import series_counts, series_keys
 from downradar.store import make_engine, upgrade
 from downradar.store.schema import components as components_table
@@ -57,6 +58,21 @@ class ReplayStats:
     @property
     def incidents_opened(self) -> int:
         return sum(1 for e in self.events if e["type"] == "incident.opened")
+
+
+def _check_fields(report: dict[str, Any]) -> None:
+    """Refuse a report whose optional fields break the record (DESIGN 3.1) before it touches any state:
+    later, an odd component failed the catalog sync and an odd region the minute's roll-up."""
+    for name in ("component", "symptom"):
+        value = report.get(name)
+        if value and (type(value) is not str or not SLUG.match(value)):
+            raise ValueError(f"{name} {value!r} is not a slug")
+    region = report.get("region")
+    if region and (type(region) is not str or not REGION_RE.match(region)):
+        raise ValueError(f"region {region!r} is not an ISO 3166 code such as US or US-CA")
+    client = report.get("client")
+    if client is not None and type(client) is not str:
+        raise ValueError(f"client {client!r} is not a string")
 
 
 def _plain(field: Any) -> bool:
@@ -176,9 +192,14 @@ class Replay:
                         ]
                         ts = report["ts"]
                         moment = times.get(ts)  # only strings are cached: None for a new or other ts
+                        client = report.get("client")
                     except (KeyError, TypeError, AttributeError):
                         cell, moment = -1, None
-                    if cell < 0 or (moment is None and type(ts) is not str):
+                    if (
+                        cell < 0
+                        or (moment is None and type(ts) is not str)
+                        or (client is not None and type(client) is not str)  # feed refuses it
+                    ):
                         if not isinstance(report, dict):
                             raise ValueError("not a JSON object")
                         stats.reports += reports
@@ -204,7 +225,6 @@ class Replay:
                             current = minute
                         else:
                             late += 1
-                    client = report.get("client")
                     if client is not None:
                         last_counted = last_counted_of_service[service]  # made with the cell
                         last = last_counted.get(client)
@@ -233,6 +253,7 @@ class Replay:
             if not isinstance(service, str) or not SLUG.match(service):
                 raise ValueError(f"service {service!r} is not a slug")
             self._slugs.add(service)
+        _check_fields(report)
         ts = report["ts"]
         moment = self._times.get(ts) if type(ts) is str else None
         if moment is None:
