@@ -31,6 +31,7 @@ from downradar.incidents.events import events_after
 from downradar.intake.validation import REGION_RE
 from downradar.series_feed import series_counts, series_keys
 from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import new_component_row, new_service_row
 from downradar.store.schema import components as components_table
 from downradar.store.schema import services as services_table
 
@@ -478,8 +479,11 @@ class Replay:
             service = services[i]
             before = stored.get(service.id)
             if before is None:
-                service_rows.append(_service_row(i + 1, service))
-            component_rows += _component_rows(service, before or 0)
+                service_rows.append(new_service_row(service, i + 1, EPOCH))
+            component_rows += [
+                new_component_row(service, component, n, EPOCH)
+                for n, component in enumerate(service.components[before or 0 :], start=(before or 0) + 1)
+            ]
             stored[service.id] = len(service.components)
         if service_rows or component_rows:
             with self.engine.begin() as conn:
@@ -494,41 +498,6 @@ class Replay:
 
 def _components(slugs: set[str]) -> list[Component]:
     return [Component(id=s, name=s.replace("-", " ").capitalize()) for s in sorted(slugs)]
-
-
-def _service_row(position: int, service: Service) -> dict[str, Any]:
-    """The services row sync_catalog would insert for `service` at `position`."""
-    return {
-        "id": service.id,
-        "created_at": EPOCH,
-        "updated_at": EPOCH,
-        "name": service.name,
-        "description": service.description,
-        "url": service.url,
-        "position": position,
-    }
-
-
-def _component_rows(service: Service, stored: int) -> list[dict[str, Any]]:
-    """The components rows sync_catalog would insert for the service's components after the first
-    `stored`."""
-    return [
-        {
-            "id": f"{service.id}.{component.id}",
-            "service_id": service.id,
-            "slug": component.id,
-            "status": "operational",
-            "created_at": EPOCH,
-            "updated_at": EPOCH,
-            "name": component.name,
-            "description": component.description,
-            "group_name": component.group,
-            "position": comp_position,
-            "showcase": component.showcase,
-            "only_show_if_degraded": component.only_show_if_degraded,
-        }
-        for comp_position, component in enumerate(service.components[stored:], start=stored + 1)
-    ]
 
 
 def replay_file(
