@@ -40,17 +40,15 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey
 from downradar.scenario import to_minute
+from harness import console, progress_bar
 
 TARGET_TICK_S = 1.0
 TARGET_BYTES_PER_SERIES = 1024
 START = to_minute("2026-03-02T00:00:00Z")  # first timed minute (a Monday); the history comes before
-console = Console(highlight=False)
 
 COMPONENTS = ["api", "login", "web", "mobile", "search", "uploads", "payments", "notifications", "sync",
               "checkout", "messages", "video", "feed", "admin"]  # fmt: skip
@@ -227,16 +225,6 @@ class GcWatch:
             self.pauses[info["generation"]].append(time.perf_counter() - self._started)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.1f} ms"
 
@@ -289,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = np.empty(n, dtype=np.int32)
     started = time.perf_counter()
     chunk = 1_000
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("Registering series", total=traffic.services)
         for first in range(0, traffic.services, chunk):
             services = range(first, min(first + chunk, traffic.services))
@@ -306,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     first_minute = START - history
     first_tick = 0.0
     history_ticks: list[float] = []
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("Learning the history", total=history)
         for t in range(first_minute, START):
             counts = feed.minute()
@@ -331,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     ticks: dict[int, float] = {}
     opened: set[str] = set()
     gc.collect()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("Timed minutes", total=args.minutes)
         for t in timed:
             feed.boost = {s: 30.0 for s in outaged} if outage_from <= t < outage_to else {}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -29,6 +30,17 @@ from downradar.config import database_url
 
 ADMIN_TOKEN = "bench-admin-token"
 console = Console(highlight=False)
+
+
+def progress_bar() -> Progress:
+    """The benchmarks' Rich progress bar for long set-up work: description, bar, n of m, time elapsed."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def free_port() -> int:

@@ -35,8 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from downradar.replay import ReplayStats, replay_file
 from downradar.scenario import (
@@ -49,10 +47,10 @@ from downradar.scenario import (
     scenario_from_toml,
     to_minute,
 )
+from harness import console, progress_bar
 
 TARGET_PER_S = 300_000
 SEED_SCENARIO = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "chatgpt-2026-02.toml"
-console = Console(highlight=False)
 
 COMPONENTS = ["api", "login", "web", "mobile", "search", "uploads", "payments", "notifications", "sync"]
 REGIONS = {"US-CA": 14, "US-NY": 10, "US-TX": 8, "US": 18, "GB": 9, "DE": 8, "IN": 8, "CA": 6, "FR": 5,
@@ -100,7 +98,7 @@ def dense_scenario(
 def write_stream(scenario: Scenario, path: Path, label: str) -> int:
     """The scenario's report stream as NDJSON (as `downradar scenario` writes it); returns the line count."""
     written = 0
-    with path.open("wb") as out, _progress() as progress:
+    with path.open("wb") as out, progress_bar() as progress:
         task = progress.add_task(f"Writing the {label} stream", total=scenario.minutes * 60)
         buffer: list[bytes] = []
         for report in report_stream(scenario):
@@ -119,16 +117,6 @@ def write_stream(scenario: Scenario, path: Path, label: str) -> int:
 
 def _seconds_into(ts: str, scenario: Scenario) -> int:
     return to_minute(ts) * 60 - scenario.start * 60
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 # --- measuring -------------------------------------------------------------------------------------------
