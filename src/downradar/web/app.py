@@ -34,6 +34,7 @@ from downradar.web import (
     admin_api,
     errors,
     events_api,
+    feeds,
     ops,
     pages,
     reports_api,
@@ -131,6 +132,7 @@ def create_app(
     app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
     app.include_router(ops.router)
+    app.include_router(feeds.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
