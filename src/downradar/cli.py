@@ -1,4 +1,4 @@
-"""The command line: the only entry point for humans (run, demo, db, incident, maintenance)."""
+"""The command line: the only entry point for humans (run, demo, db, incident, maintenance, route, worker)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.queries import load_incidents
+from downradar.notify import routes
+from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
@@ -42,9 +44,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 incident_app = typer.Typer(help="Open, update, resolve and list incidents.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Schedule and list maintenance.", no_args_is_help=True)
+route_app = typer.Typer(help="Alert routes: webhooks that receive incident events.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(incident_app, name="incident")
 app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(route_app, name="route")
 
 err = Console(stderr=True)
 out = Console()
@@ -88,7 +92,7 @@ def _change(settings: Settings) -> Iterator[Connection]:
         try:
             with engine.begin() as conn:
                 yield conn
-        except (IncidentError, NotFound) as exc:
+        except (IncidentError, NotFound, routes.RouteError) as exc:
             fail(str(exc))
 
 
@@ -359,6 +363,91 @@ def maintenance_list(
     with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
         rows = load_incidents(conn, kind="maintenance", unresolved=not all_)
     _print_incidents(rows, "Maintenance")
+
+
+# -- alert routes and their delivery --------------------------------------------------------------------
+
+
+@route_app.command("add")
+def route_add(
+    name: Annotated[str, typer.Option(help="A name for the route")],
+    url: Annotated[str, typer.Option(help="http(s) URL that receives the signed POSTs")],
+    secret: Annotated[
+        str | None, typer.Option(help="Signing secret, 16-200 characters (default: generated, shown once)")
+    ] = None,
+    service: Annotated[
+        list[str] | None, typer.Option("--service", help="Only this service's events, repeatable")
+    ] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Add an alert route; prints its id (and the generated secret, this once, if none was given)."""
+    settings = _settings(db, catalog)
+    generated = secret is None
+    secret = secret if secret is not None else routes.generate_secret()
+    with _change(settings) as conn:
+        route = routes.create_route(
+            conn,
+            name=name,
+            url=url,
+            secret=secret,
+            services_=service or [],
+            allow=AllowList.parse(settings.allow_targets),
+            actor="cli",
+            now=SystemClock().now(),
+        )
+    out.print(route["id"])
+    if generated:
+        out.print(f"secret (shown only now): {secret}", highlight=False, soft_wrap=True)
+
+
+@route_app.command("list")
+def route_list(db: DbOption = None, catalog: CatalogOption = None) -> None:
+    """List alert routes (never their secrets)."""
+    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+        found = routes.list_routes(conn)
+    table = Table(title="Alert routes")
+    for column in ("id", "name", "url", "services", "enabled"):
+        table.add_column(column, no_wrap=column in ("id", "enabled"))
+    for route in found:
+        services = ", ".join(route["services"]) or "all"
+        table.add_row(route["id"], route["name"], route["url"], services, "yes" if route["enabled"] else "no")
+    out.print(table)
+
+
+@route_app.command("remove")
+def route_remove(
+    route_id: Annotated[str, typer.Argument(help="Alert route id")],
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Remove an alert route and its deliveries."""
+    with _change(_settings(db, catalog)) as conn:
+        routes.remove_route(conn, route_id, actor="cli", now=SystemClock().now())
+    out.print(f"{route_id} removed")
+
+
+@app.command()
+def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
+    """Deliver pending webhooks until stopped (the server does this itself unless DOWNRADAR_DELIVER=false)."""
+    import signal
+
+    from downradar.logs import configure
+    from downradar.notify.worker import DeliveryWorker
+
+    settings = _settings(db, catalog)
+    configure(settings.log_format)
+    with _database(settings) as engine:
+        page_url = load_catalog(settings.catalog).page.url
+        delivery = DeliveryWorker(engine, settings, page_url=page_url, clock=SystemClock())
+        signal.signal(signal.SIGTERM, lambda *_: delivery.stop())
+        err.print(f"Delivering webhooks from {settings.db}", highlight=False)
+        try:
+            delivery.run_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            delivery.close()
 
 
 @app.command()

@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         default=None, description="Pages reload themselves this often (the demo sets it)"
     )
     detect: bool = Field(default=True, description="Run the detector every minute and open incidents")
+    deliver: bool = Field(default=True, description="Run the webhook delivery worker inside the server")
+    allow_targets: str = Field(
+        default="",
+        description="Comma-separated hosts or CIDRs webhooks may reach although not public addresses",
+    )
+    deliver_backoff_base_seconds: float = Field(default=5.0, gt=0, description="First retry delay bound")
+    deliver_backoff_cap_seconds: float = Field(default=600.0, gt=0, description="Largest retry delay bound")
+    deliver_max_age_seconds: float = Field(
+        default=86_400.0, gt=0, description="A delivery not sent this long after its event expires"
+    )
+    deliver_timeout_seconds: float = Field(default=10.0, gt=0, description="How long one POST may take")
+    deliver_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker looks")
 
 
 def database_url(raw: str) -> str:

@@ -16,3 +16,5 @@ def configure(log_format: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request's full URL at INFO; webhook URLs may carry a receiver's token.
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))

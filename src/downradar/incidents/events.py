@@ -1,7 +1,7 @@
 """Incident events (DESIGN.md 3.2): one record per open, update and resolve, for machines to follow.
 
-They are written in the same transaction as the change; `replay` copies them to an NDJSON file and the
-notification outbox (a later issue) reads them.
+They are written in the same transaction as the change, together with one outbox delivery per alert
+route that wants them (notify/outbox.py); `replay` copies them to an NDJSON file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from downradar.notify.outbox import enqueue
 from downradar.store.schema import events
 
 
@@ -51,11 +52,13 @@ def record_event(
         "baseline_per_min": round(evidence.baseline_per_min, 3),
         "score": round(evidence.score, 3),
     }
-    conn.execute(
+    inserted = conn.execute(
         events.insert().values(
             ts=now, type=event_type, incident_id=incident_id, service_id=service_id, record=record
         )
     )
+    event_id = inserted.inserted_primary_key[0]
+    enqueue(conn, event_id=event_id, incident_id=incident_id, service_id=service_id, now=now)
     return record
 
 

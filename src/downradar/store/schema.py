@@ -163,3 +163,36 @@ events = Table(
     Column("record", JSON, nullable=False),
     Index("ix_events_ts", "ts"),
 )
+
+# Operators' webhooks. `services` lists the service ids a route is for; an empty list means every service.
+# `secret` signs deliveries and is never returned by the API.
+alert_routes = Table(
+    "alert_routes",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("services", JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The outbox: one row per (event, matching route), written in the event's transaction. `id` is the stable
+# delivery id receivers de-duplicate on; `incident_id` keeps one incident's deliveries to a route in order.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("route_id", String(16), ForeignKey("alert_routes.id"), nullable=False),
+    Column("incident_id", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | expired
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    Index("ix_deliveries_route_incident", "route_id", "incident_id", "event_id"),
+)

@@ -25,6 +25,7 @@ from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.ratelimit import ReportRateLimiter
 from downradar.intake.report_store import ReportStore
 from downradar.model import CLOSED_STATUSES
+from downradar.notify.worker import DeliveryWorker
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
@@ -32,6 +33,7 @@ from downradar.store.schema import incidents
 from downradar.watch import LiveDetection
 from downradar.web import (
     admin_api,
+    alert_routes_api,
     errors,
     events_api,
     feeds,
@@ -101,6 +103,10 @@ def create_app(
             detection = LiveDetection(engine, catalog, clock)
             app.state.runtime.detection = detection
             background.append(asyncio.create_task(detection.run_forever()))
+        worker = None
+        if settings.deliver:
+            worker = DeliveryWorker(engine, settings, page_url=catalog.page.url, clock=clock)
+            background.append(asyncio.create_task(worker.run_forever_async()))
         if feed is not None:
             background.append(asyncio.create_task(feed.run(app.state.runtime)))
         log.info(
@@ -112,12 +118,16 @@ def create_app(
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             for task in background:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             app.fast_path = None
             await writer.stop()
+            if worker is not None:
+                worker.close()
             engine.dispose()
 
     app = DownradarApp(
@@ -129,6 +139,7 @@ def create_app(
     errors.install(app)
     app.include_router(reports_api.router)
     app.include_router(admin_api.router)
+    app.include_router(alert_routes_api.router)
     app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
     app.include_router(ops.router)

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from downradar.incidents import IncidentError, NotFound
 from downradar.intake.validation import ReportError
+from downradar.notify.routes import RouteError
 from downradar.web.responses import JSON
 
 
@@ -52,6 +53,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(IncidentError)
     async def _incident(_: Request, exc: IncidentError) -> JSON:
+        return error_response(422, str(exc), [{"field": exc.field, "message": exc.message}])
+
+    @app.exception_handler(RouteError)
+    async def _route(_: Request, exc: RouteError) -> JSON:
         return error_response(422, str(exc), [{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(NotFound)
