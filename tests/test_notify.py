@@ -301,3 +301,46 @@ def test_route_verbs_on_the_command_line(db_url: str) -> None:
     assert code == 2 and "unknown alert route" in output
     code, output = cli("route", "list")
     assert route_id not in output
+
+
+def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from downradar.clock import FixedClock
+
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = FixedClock(start)
+    engine = migrated_with_catalog(db_url)
+    settings = make_settings(db_url, **{**FAST, "deliver_max_age_seconds": 3600})
+    with Receiver(fail_first=1_000_000) as receiver:  # always 503
+        worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=clock)
+        try:
+            with engine.begin() as conn:
+                routes.create_route(
+                    conn, name="r", url=receiver.url, secret=SECRET, services_=[],
+                    allow=AllowList.parse("127.0.0.1"), actor="test", now=start,
+                )  # fmt: skip
+                incident_id = lifecycle.open_incident(
+                    conn, service_id="chatgpt", name="Errors", message="Looking.", actor="t", now=start
+                )
+            clock.set(start + timedelta(minutes=50))
+            with engine.begin() as conn:
+                lifecycle.update_incident(conn, incident_id, actor="t", now=clock.now(), message="More.")
+
+            def statuses() -> list[tuple[str, int]]:
+                with engine.connect() as conn:
+                    query = select(deliveries.c.status, deliveries.c.attempts).order_by(deliveries.c.event_id)
+                    return [tuple(row) for row in conn.execute(query)]
+
+            assert worker.run_once() == 1  # the opening fails; the update waits behind it
+            assert statuses() == [("pending", 1), ("pending", 0)]
+            clock.set(start + timedelta(minutes=61))
+            assert worker.run_once() == 1  # the opening is an hour old: expired, so the update may go
+            assert statuses() == [("expired", 1), ("pending", 1)]
+            clock.set(start + timedelta(minutes=111))
+            assert worker.run_once() == 0
+            assert statuses() == [("expired", 1), ("expired", 1)]
+        finally:
+            worker.close()
+            engine.dispose()
+    assert [r.json["type"] for r in receiver.requests] == ["incident.opened", "incident.updated"]
