@@ -14,8 +14,10 @@ import time
 from typing import Any
 
 import orjson
-from starlette.types import Message, Receive, Scope, Send
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
+from downradar.web.body import BodyTooLarge, read_body
 from downradar.web.errors import error_body
 from downradar.web.reports_api import SINGLE_LIMIT, single_report
 from downradar.web.runtime import Runtime
@@ -23,10 +25,6 @@ from downradar.web.runtime import Runtime
 log = logging.getLogger("downradar.web")
 PATH = "/api/v1/reports"
 _JSON_HEADER = (b"content-type", b"application/json")
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class ReportFastPath:
@@ -48,6 +46,8 @@ class ReportFastPath:
                 rt.metrics.reports.labels("rejected").inc()
                 await send_json(send, 413, error_body(str(exc)), {})
                 return
+            except ClientDisconnect:
+                return  # nobody to answer, and half a report is no report
             client = scope.get("client")
             try:
                 status, content, headers = await single_report(rt, body, client[0] if client else "unknown")
@@ -57,27 +57,6 @@ class ReportFastPath:
             await send_json(send, status, content, headers)
         finally:
             self.latency.observe(time.perf_counter() - started)
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole body, refusing one over `limit` bytes whether or not Content-Length was sent."""
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > limit:
-            raise BodyTooLarge(f"body too large: {int(value)} bytes, limit {limit}")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body too large: over the limit of {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_json(send: Send, status: int, content: dict[str, Any], headers: dict[str, str]) -> None:
