@@ -26,7 +26,7 @@ from downradar.notify.targets import AllowList
 from downradar.notify.worker import Backoff, DeliveryWorker
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
-from downradar.store.schema import deliveries, events
+from downradar.store.schema import events, messages, outbox
 from webhook_receiver import Receiver, wait_for
 
 SECRET = "route-secret-0123456789abcdef"
@@ -37,6 +37,8 @@ FAST = {
     "deliver_backoff_cap_seconds": 0.2,
     "deliver_poll_seconds": 0.05,
     "deliver_timeout_seconds": 5,
+    "group_wait_seconds": 0,
+    "group_interval_seconds": 0,
 }
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -70,9 +72,28 @@ def event_records(server: LiveServer) -> list[dict[str, Any]]:
         return http.get("/api/v1/events").json()["events"]
 
 
-def delivery_rows(server: LiveServer) -> list[Any]:
+def message_rows(server: LiveServer) -> list[Any]:
     with server.runtime.engine.connect() as conn:
-        return conn.execute(select(deliveries).order_by(deliveries.c.event_id)).all()
+        return conn.execute(select(messages).order_by(messages.c.created_at, messages.c.id)).all()
+
+
+EXTRAS = ("incident_url", "dedup_key", "reminder")
+
+
+def delivered_events(receiver: Receiver) -> list[dict[str, Any]]:
+    """Every event the receiver accepted, once per message id, without the per-delivery extras."""
+    seen: set[str] = set()
+    found = []
+    for request in receiver.accepted():
+        body = request.json
+        if body["id"] in seen:
+            continue
+        seen.add(body["id"])
+        for event in body["events"]:
+            found.append(
+                {k: v for k, v in event.items() if k not in ("incident_url", "dedup_key", "reminder")}
+            )
+    return found
 
 
 def by_incident(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -97,9 +118,9 @@ def test_every_event_arrives_signed_and_in_order_after_failures(
                 audit = http.get("/api/v1/audit", headers=AUTH)
             expected = event_records(server)
             assert len(expected) == 7
-            wait_for(lambda: len(receiver.accepted()) >= len(expected), what="every event delivered")
-            wait_for(lambda: all(row.status == "sent" for row in delivery_rows(server)), what="all sent")
-            rows = delivery_rows(server)
+            wait_for(lambda: len(delivered_events(receiver)) >= len(expected), what="every event delivered")
+            wait_for(lambda: all(row.status == "sent" for row in message_rows(server)), what="all sent")
+            rows = message_rows(server)
         finally:
             server.stop()
 
@@ -108,19 +129,23 @@ def test_every_event_arrives_signed_and_in_order_after_failures(
     assert all(r.signed_with(SECRET) for r in receiver.requests)
     assert not any(r.signed_with("some-other-secret-value") for r in got)
     bodies = [r.json for r in got]
-    assert len({b["id"] for b in bodies}) == len(bodies) == len(expected)  # each delivered once here
+    assert len({b["id"] for b in bodies}) == len(bodies)  # each message delivered once here
     for r, body in zip(got, bodies, strict=True):
         assert r.headers["x-downradar-delivery"] == body["id"]
         assert r.headers["content-type"] == "application/json"
-        assert body["incident_url"] == f"http://127.0.0.1:8000/incidents/{body['incident_id']}"
-    without_extras = [{k: v for k, v in b.items() if k not in ("id", "incident_url")} for b in bodies]
+        assert body["type"] == "notification" and body["title"] and body["text"]
+        for event in body["events"]:
+            assert event["incident_url"] == f"http://127.0.0.1:8000/incidents/{event['incident_id']}"
+            assert event["dedup_key"] == f"downradar/{event['service']}/{event['incident_id']}"
+    delivered = delivered_events(receiver)
+    assert len(delivered) == len(expected)
     for incident_id in (first, second):  # per incident, exactly the events in the order they happened
-        assert by_incident(without_extras)[incident_id] == by_incident(expected)[incident_id]
-    assert [b["type"] for b in by_incident(without_extras)[first]] == [
+        assert by_incident(delivered)[incident_id] == by_incident(expected)[incident_id]
+    assert [b["type"] for b in by_incident(delivered)[first]] == [
         "incident.opened", "incident.updated", "incident.updated", "incident.resolved",
     ]  # fmt: skip
     assert {row.id for row in rows} == {b["id"] for b in bodies}
-    assert all(row.route_id == route["id"] and row.sent_at is not None for row in rows)
+    assert all(row.recipient == f"route:{route['id']}" and row.sent_at is not None for row in rows)
     assert sum(row.attempts for row in rows) == len(rows) + 3
 
     # The signing secret is never shown, logged or kept in an error.
@@ -141,11 +166,14 @@ def test_a_route_for_one_service_gets_only_its_events(db_url: str) -> None:
                 incident_changes(http, "chatgpt", updates=1)
                 incident_changes(http, "github", updates=0)
             records = event_records(server)
-            wait_for(lambda: len(for_all.accepted()) == 5 and len(for_github.accepted()) == 2, what="both")
+            wait_for(
+                lambda: len(delivered_events(for_all)) == 5 and len(delivered_events(for_github)) == 2,
+                what="both",
+            )
         finally:
             server.stop()
-    assert {r.json["service"] for r in for_github.accepted()} == {"github"}
-    assert sorted(r.json["service"] for r in for_all.accepted()) == sorted(e["service"] for e in records)
+    assert {e["service"] for e in delivered_events(for_github)} == {"github"}
+    assert sorted(e["service"] for e in delivered_events(for_all)) == sorted(e["service"] for e in records)
 
 
 def test_bad_routes_get_422_naming_the_field(db_url: str) -> None:
@@ -199,7 +227,7 @@ def open_one(conn: Any, service_id: str = "chatgpt") -> str:
     )
 
 
-def test_deliveries_are_written_with_the_change_or_not_at_all(db_url: str) -> None:
+def test_outbox_rows_are_written_with_the_change_or_not_at_all(db_url: str) -> None:
     engine = migrated_with_catalog(db_url)
     allow = AllowList.parse("127.0.0.1")
     now = SystemClock().now()
@@ -214,15 +242,15 @@ def test_deliveries_are_written_with_the_change_or_not_at_all(db_url: str) -> No
             open_one(conn)
             raise RuntimeError("the change fails after the event was written")
         with engine.connect() as conn:
-            assert conn.scalar(select(func.count()).select_from(deliveries)) == 0
+            assert conn.scalar(select(func.count()).select_from(outbox)) == 0
         with engine.begin() as conn:
             incident_id = open_one(conn)
         with engine.connect() as conn:
-            rows = conn.execute(select(deliveries)).all()
+            rows = conn.execute(select(outbox)).all()
             event_id = conn.scalar(select(events.c.id))
         assert len(rows) == 2  # the route for every service and the one for chatgpt
-        assert {(r.event_id, r.incident_id, r.status, r.attempts) for r in rows} == {
-            (event_id, incident_id, "pending", 0)
+        assert {(r.event_id, r.incident_id, r.kind, r.message_id) for r in rows} == {
+            (event_id, incident_id, "event", None)
         }
     finally:
         engine.dispose()
@@ -246,7 +274,7 @@ def test_the_target_is_checked_again_at_send_time(tmp_path) -> None:
             finally:
                 worker.close()
             with engine.connect() as conn:
-                row = conn.execute(select(deliveries)).one()
+                row = conn.execute(select(messages)).one()
         finally:
             engine.dispose()
     assert receiver.requests == []
@@ -323,24 +351,32 @@ def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str
                 incident_id = lifecycle.open_incident(
                     conn, service_id="chatgpt", name="Errors", message="Looking.", actor="t", now=start
                 )
-            clock.set(start + timedelta(minutes=50))
-            with engine.begin() as conn:
-                lifecycle.update_incident(conn, incident_id, actor="t", now=clock.now(), message="More.")
 
             def statuses() -> list[tuple[str, int]]:
                 with engine.connect() as conn:
-                    query = select(deliveries.c.status, deliveries.c.attempts).order_by(deliveries.c.event_id)
+                    query = select(messages.c.status, messages.c.attempts).order_by(messages.c.created_at)
                     return [tuple(row) for row in conn.execute(query)]
 
-            assert worker.run_once() == 1  # the opening fails; the update waits behind it
-            assert statuses() == [("pending", 1), ("pending", 0)]
+            assert worker.run_once() == 1  # the opening fails
+            assert statuses() == [("pending", 1)]
+            clock.set(start + timedelta(minutes=50))
+            with engine.begin() as conn:
+                lifecycle.update_incident(conn, incident_id, actor="t", now=clock.now(), message="More.")
+            assert worker.run_once() == 1  # the opening fails again; the update waits behind it
+            assert statuses() == [("pending", 2)]
+            with engine.connect() as conn:
+                assert conn.scalar(select(func.count()).where(outbox.c.message_id.is_(None))) == 1
             clock.set(start + timedelta(minutes=61))
             assert worker.run_once() == 1  # the opening is an hour old: expired, so the update may go
-            assert statuses() == [("expired", 1), ("pending", 1)]
+            assert statuses() == [("expired", 2), ("pending", 1)]
             clock.set(start + timedelta(minutes=111))
             assert worker.run_once() == 0
-            assert statuses() == [("expired", 1), ("expired", 1)]
+            assert statuses() == [("expired", 2), ("expired", 1)]
         finally:
             worker.close()
             engine.dispose()
-    assert [r.json["type"] for r in receiver.requests] == ["incident.opened", "incident.updated"]
+    assert [[e["type"] for e in r.json["events"]] for r in receiver.requests] == [
+        ["incident.opened"],
+        ["incident.opened"],
+        ["incident.updated"],
+    ]

@@ -1,12 +1,14 @@
-"""Kill -9 the delivery worker mid-delivery: after a restart every delivery still arrives and ends `sent`.
+"""Kill -9 the delivery worker mid-delivery: after a restart every message still arrives and ends `sent`.
 
-`downradar worker` runs as a subprocess against a SQLite database holding pending deliveries; the receiver
-is slow, so the kill lands while a request is in flight. Duplicates are allowed (at least once), but they
-carry the same delivery id, and the first arrivals are in event order per incident.
+`downradar worker` runs as a subprocess against a SQLite database holding queued changes for several
+routes; the receiver is slow and the worker sends one message at a time, so the kill lands while a request
+is in flight. Duplicates are allowed (at least once), but they carry the same message id and the same
+body, and every route gets every event in event order per incident.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,11 +25,12 @@ from downradar.notify import routes
 from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
-from downradar.store.schema import deliveries
+from downradar.store.schema import events, messages
 from webhook_receiver import Receiver, wait_for
 
 SECRET = "kill-test-secret-0123456789"
 UPDATES_PER_INCIDENT = 3
+ROUTES = 5
 
 
 def start_worker(db_url: str, log: Path) -> subprocess.Popen:
@@ -38,6 +41,8 @@ def start_worker(db_url: str, log: Path) -> subprocess.Popen:
         "DOWNRADAR_DELIVER_BACKOFF_BASE_SECONDS": "0.05",
         "DOWNRADAR_DELIVER_BACKOFF_CAP_SECONDS": "0.2",
         "DOWNRADAR_DELIVER_POLL_SECONDS": "0.05",
+        "DOWNRADAR_DELIVER_CONCURRENCY": "1",
+        "DOWNRADAR_GROUP_WAIT_SECONDS": "0",
     }
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -54,10 +59,13 @@ def test_worker_survives_sigkill_mid_delivery(tmp_path: Path) -> None:
         try:
             with engine.begin() as conn:
                 sync_catalog(conn, load_catalog(DEMO_CATALOG), clock.now())
-                routes.create_route(
-                    conn, name="slow", url=receiver.url, secret=SECRET, services_=[],
-                    allow=AllowList.parse("127.0.0.1"), actor="test", now=clock.now(),
-                )  # fmt: skip
+                route_ids = [
+                    routes.create_route(
+                        conn, name=f"slow {n}", url=f"{receiver.url}/{n}", secret=SECRET, services_=[],
+                        allow=AllowList.parse("127.0.0.1"), actor="test", now=clock.now(),
+                    )["id"]
+                    for n in range(ROUTES)
+                ]  # fmt: skip
             incident_ids = []
             for service in ("chatgpt", "github"):
                 with engine.begin() as conn:
@@ -70,7 +78,10 @@ def test_worker_survives_sigkill_mid_delivery(tmp_path: Path) -> None:
                         )
                 incident_ids.append(incident_id)
             with engine.connect() as conn:
-                expected = conn.execute(select(deliveries).order_by(deliveries.c.event_id)).all()
+                expected = [
+                    tuple(row)
+                    for row in conn.execute(select(events.c.incident_id, events.c.type).order_by(events.c.id))
+                ]
             assert len(expected) == 2 * (1 + UPDATES_PER_INCIDENT)
 
             log = tmp_path / "worker.log"
@@ -84,20 +95,23 @@ def test_worker_survives_sigkill_mid_delivery(tmp_path: Path) -> None:
                 if worker.poll() is None:
                     worker.kill()
             with engine.connect() as conn:
-                statuses = list(conn.scalars(select(deliveries.c.status)))
-            assert statuses.count("pending") >= len(expected) - 3, "the kill came too late to mean anything"
+                statuses = list(conn.scalars(select(messages.c.status)))
+            assert statuses.count("pending") >= 2, "the kill came too late to mean anything"
 
             worker = start_worker(db_url, log)
             try:
 
                 def all_sent() -> bool:
                     with engine.connect() as conn:
-                        return set(conn.scalars(select(deliveries.c.status))) == {"sent"}
+                        sent = list(conn.scalars(select(messages.c.status)))
+                    return len(sent) == ROUTES and set(sent) == {"sent"}
 
-                wait_for(all_sent, timeout=30, what=f"every delivery sent; worker log: {log.read_text()}")
+                wait_for(all_sent, timeout=30, what=f"every message sent; worker log: {log.read_text()}")
             finally:
                 worker.terminate()
                 worker.wait(timeout=10)
+            with engine.connect() as conn:
+                message_ids = set(conn.scalars(select(messages.c.id)))
         finally:
             engine.dispose()
 
@@ -105,14 +119,14 @@ def test_worker_survives_sigkill_mid_delivery(tmp_path: Path) -> None:
     assert all(r.signed_with(SECRET) for r in got)
     for r in got:
         assert r.headers["x-downradar-delivery"] == r.json["id"]
-    assert {r.json["id"] for r in got} == {row.id for row in expected}
+    assert {r.json["id"] for r in got} == message_ids
+    assert len(got) > len(message_ids), "the message in flight at the kill is sent again"
     bodies_by_id: dict[str, bytes] = {}
-    for r in got:  # a duplicate is the same delivery: same id, same event
+    for r in got:  # a duplicate is the same message: same id, same body
         assert bodies_by_id.setdefault(r.json["id"], r.body) == r.body
-    first_arrivals: list[str] = []
-    for r in got:
-        if r.json["id"] not in first_arrivals:
-            first_arrivals.append(r.json["id"])
-    for incident_id in incident_ids:
-        in_event_order = [row.id for row in expected if row.incident_id == incident_id]
-        assert [i for i in first_arrivals if i in in_event_order] == in_event_order
+    assert len({r.path for r in got}) == ROUTES
+    for body in bodies_by_id.values():
+        events_sent = [(e["incident_id"], e["type"]) for e in json.loads(body)["events"]]
+        assert events_sent == expected
+    assert {incident for incident, _ in expected} == set(incident_ids)
+    assert len(route_ids) == ROUTES

@@ -22,6 +22,7 @@ class Received:
     status: int
     headers: dict[str, str]
     body: bytes
+    path: str = "/"
 
     @property
     def json(self) -> dict[str, Any]:
@@ -54,7 +55,7 @@ class Receiver:
                     time.sleep(receiver.delay)
                 with receiver.lock:
                     headers = {key.lower(): value for key, value in self.headers.items()}
-                    receiver.requests.append(Received(status, headers, body))
+                    receiver.requests.append(Received(status, headers, body, self.path))
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()

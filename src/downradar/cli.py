@@ -371,27 +371,37 @@ def maintenance_list(
 @route_app.command("add")
 def route_add(
     name: Annotated[str, typer.Option(help="A name for the route")],
-    url: Annotated[str, typer.Option(help="http(s) URL that receives the signed POSTs")],
+    url: Annotated[str, typer.Option(help="Webhook URL, or an Apprise URL with --channel apprise")],
+    channel: Annotated[str, typer.Option(help="webhook (signed POSTs) or apprise")] = "webhook",
     secret: Annotated[
-        str | None, typer.Option(help="Signing secret, 16-200 characters (default: generated, shown once)")
+        str | None,
+        typer.Option(help="Webhook signing secret, 16-200 characters (default: generated, shown once)"),
     ] = None,
     service: Annotated[
         list[str] | None, typer.Option("--service", help="Only this service's events, repeatable")
     ] = None,
+    group_wait: Annotated[float | None, typer.Option(help="Seconds a first message waits")] = None,
+    group_interval: Annotated[float | None, typer.Option(help="Seconds between messages")] = None,
+    repeat: Annotated[float | None, typer.Option(help="Remind of open incidents every N s; 0: never")] = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
-    """Add an alert route; prints its id (and the generated secret, this once, if none was given)."""
+    """Add an alert route; prints its id (and a generated webhook secret, this once)."""
     settings = _settings(db, catalog)
-    generated = secret is None
-    secret = secret if secret is not None else routes.generate_secret()
+    generated = secret is None and channel == "webhook"
+    if generated:
+        secret = routes.generate_secret()
     with _change(settings) as conn:
         route = routes.create_route(
             conn,
             name=name,
             url=url,
             secret=secret,
+            channel=channel,
             services_=service or [],
+            group_wait_seconds=group_wait,
+            group_interval_seconds=group_interval,
+            repeat_interval_seconds=repeat,
             allow=AllowList.parse(settings.allow_targets),
             actor="cli",
             now=SystemClock().now(),
@@ -407,11 +417,12 @@ def route_list(db: DbOption = None, catalog: CatalogOption = None) -> None:
     with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
         found = routes.list_routes(conn)
     table = Table(title="Alert routes")
-    for column in ("id", "name", "url", "services", "enabled"):
-        table.add_column(column, no_wrap=column in ("id", "enabled"))
+    for column in ("id", "name", "channel", "url", "services", "enabled"):
+        table.add_column(column, no_wrap=column in ("id", "channel", "enabled"))
     for route in found:
         services = ", ".join(route["services"]) or "all"
-        table.add_row(route["id"], route["name"], route["url"], services, "yes" if route["enabled"] else "no")
+        enabled = "yes" if route["enabled"] else "no"
+        table.add_row(route["id"], route["name"], route["channel"], route["url"], services, enabled)
     out.print(table)
 
 
@@ -421,7 +432,7 @@ def route_remove(
     db: DbOption = None,
     catalog: CatalogOption = None,
 ) -> None:
-    """Remove an alert route and its deliveries."""
+    """Remove an alert route with its queued and sent messages."""
     with _change(_settings(db, catalog)) as conn:
         routes.remove_route(conn, route_id, actor="cli", now=SystemClock().now())
     out.print(f"{route_id} removed")
@@ -429,7 +440,7 @@ def route_remove(
 
 @app.command()
 def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
-    """Deliver pending webhooks until stopped (the server does this itself unless DOWNRADAR_DELIVER=false)."""
+    """Deliver notifications until stopped (the server does this itself unless DOWNRADAR_DELIVER=false)."""
     import signal
 
     from downradar.logs import configure
@@ -441,7 +452,7 @@ def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
         page_url = load_catalog(settings.catalog).page.url
         delivery = DeliveryWorker(engine, settings, page_url=page_url, clock=SystemClock())
         signal.signal(signal.SIGTERM, lambda *_: delivery.stop())
-        err.print(f"Delivering webhooks from {settings.db}", highlight=False)
+        err.print(f"Delivering notifications from {settings.db}", highlight=False)
         try:
             delivery.run_forever()
         except KeyboardInterrupt:

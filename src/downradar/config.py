@@ -45,6 +45,33 @@ class Settings(BaseSettings):
     )
     deliver_timeout_seconds: float = Field(default=10.0, gt=0, description="How long one POST may take")
     deliver_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker looks")
+    deliver_concurrency: int = Field(default=64, ge=1, le=1000, description="Messages sent at once")
+    group_wait_seconds: float = Field(
+        default=10.0, ge=0, description="A recipient's first message waits this long to collect changes"
+    )
+    group_interval_seconds: float = Field(
+        default=60.0, ge=0, description="Further messages to one recipient go out at most this often"
+    )
+    route_repeat_seconds: float = Field(
+        default=0.0, ge=0, description="Remind alert routes of an open incident this often (0: never)"
+    )
+    subscriber_repeat_seconds: float = Field(
+        default=0.0, ge=0, description="Remind subscribers of an open incident this often (0: never)"
+    )
+    storm_services: int = Field(
+        default=5, ge=2, description="A message about this many services or more is a storm summary"
+    )
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty turns e-mail off")
+    smtp_port: int = Field(default=587, description="SMTP port")
+    smtp_username: str = Field(default="", description="SMTP user name, if the server wants one")
+    smtp_password: str = Field(default="", description="SMTP password")
+    smtp_security: str = Field(
+        default="starttls", pattern="^(starttls|tls|none)$", description="starttls, tls or none"
+    )
+    mail_from: str = Field(default="Downradar <status@localhost>", description="From: of e-mails")
+    subscribe_rate_limit: str = Field(
+        default="5/hour", description="Sign-ups per client address and per e-mail address"
+    )
 
 
 def database_url(raw: str) -> str:

@@ -1,7 +1,7 @@
 """Incident events (DESIGN.md 3.2): one record per open, update and resolve, for machines to follow.
 
-They are written in the same transaction as the change, together with one outbox delivery per alert
-route that wants them (notify/outbox.py); `replay` copies them to an NDJSON file.
+They are written in the same transaction as the change, together with one outbox row per alert
+route and subscriber that wants them (notify/outbox.py); `replay` copies them to an NDJSON file.
 """
 
 from __future__ import annotations
@@ -58,7 +58,15 @@ def record_event(
         )
     )
     event_id = inserted.inserted_primary_key[0]
-    enqueue(conn, event_id=event_id, incident_id=incident_id, service_id=service_id, now=now)
+    enqueue(
+        conn,
+        event_id=event_id,
+        event_type=event_type,
+        incident_id=incident_id,
+        service_id=service_id,
+        components=components,
+        now=now,
+    )
     return record
 
 

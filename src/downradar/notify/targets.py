@@ -7,6 +7,7 @@ added and again before every send, because what a name resolves to can change.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -70,3 +71,13 @@ def check_target(url: str, allow: AllowList) -> str:
                 "(allow it with DOWNRADAR_ALLOW_TARGETS)"
             )
     return host
+
+
+async def check_target_async(url: str, allow: AllowList) -> str:
+    """check_target for the event loop: a name lookup runs in a thread, an address literal does not."""
+    host = (urlsplit(url).hostname or "").strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return await asyncio.to_thread(check_target, url, allow)
+    return check_target(url, allow)

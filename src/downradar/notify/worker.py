@@ -1,9 +1,9 @@
-"""The delivery worker: POSTs due outbox deliveries, retries with backoff, expires what is too old.
+"""The delivery worker: groups queued changes into messages, sends them, retries, expires the too old.
 
-All state is in the `deliveries` table, so a worker may be killed at any moment and another one started:
-a delivery becomes `sent` only after its receiver answered 2xx, so a kill between the answer and that
-update re-sends it (at least once; receivers de-duplicate on the delivery id). Deliveries of one incident
-to one route go out in event order: a delivery waits while an earlier one of that pair is still pending.
+All state is in the database, so a worker may be killed at any moment and another one started: a message
+becomes `sent` only after its channel accepted it, so a kill between the two re-sends it (at least once;
+receivers de-duplicate on the message id, which stays the same on every retry). Sends run concurrently
+(`deliver_concurrency`); the database work runs in a thread, so the server's event loop never waits on it.
 """
 
 from __future__ import annotations
@@ -11,25 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import secrets
 import threading
-import time
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import httpx
-from sqlalchemy import Engine, exists, select, update
+from sqlalchemy import Engine, bindparam, select, update
 
 from downradar.clock import Clock
 from downradar.config import Settings
-from downradar.notify import webhook
-from downradar.notify.outbox import EXPIRED, PENDING, SENT
-from downradar.notify.targets import AllowList, TargetRefused, check_target
-from downradar.store.schema import alert_routes, deliveries, events
+from downradar.notify import recipients as recipients_
+from downradar.notify import reminders
+from downradar.notify.channels import Channel, Failed
+from downradar.notify.channels.apprise_channel import AppriseChannel
+from downradar.notify.channels.webhook import WebhookChannel
+from downradar.notify.grouping import EXPIRED, PENDING, SENT, form_messages
+from downradar.notify.recipients import Recipient
+from downradar.notify.render import Notification, load_items
+from downradar.notify.targets import AllowList
+from downradar.store.schema import messages
 
 log = logging.getLogger("downradar.notify")
-BATCH = 100
+BATCH = 1000
 MAX_ERROR = 500
 
 
@@ -45,144 +50,201 @@ class Backoff:
         return timedelta(seconds=draw() * bound)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    recipient: Recipient
+    notification: Notification
+    attempts: int  # including this one
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_id: str
+    attempts: int
+    error: str | None
+
+
 class DeliveryWorker:
     def __init__(self, engine: Engine, settings: Settings, *, page_url: str, clock: Clock) -> None:
         self.engine = engine
+        self.settings = settings
         self.page_url = page_url
         self.clock = clock
         self.allow = AllowList.parse(settings.allow_targets)
         self.backoff = Backoff(settings.deliver_backoff_base_seconds, settings.deliver_backoff_cap_seconds)
         self.max_age = timedelta(seconds=settings.deliver_max_age_seconds)
         self.poll_seconds = settings.deliver_poll_seconds
-        # A claimed delivery is hidden from other workers for one request's time (plus slack); if its
+        # A claimed message is hidden from other workers for a round's sending time (plus slack); if its
         # worker dies, it becomes due again after that.
-        self.lease = timedelta(seconds=settings.deliver_timeout_seconds + 1)
-        # No redirects and no proxies: either would make the address check before each send meaningless.
-        self.http = httpx.Client(
-            timeout=settings.deliver_timeout_seconds, follow_redirects=False, trust_env=False
-        )
+        self.lease = timedelta(seconds=settings.deliver_timeout_seconds * 2 + 5)
+        self.concurrency = settings.deliver_concurrency
         self._stopping = threading.Event()
 
-    def close(self) -> None:
-        self.http.close()
-
     def stop(self) -> None:
-        """Ask a running loop (and the batch in progress) to finish after the current request."""
+        """Ask a running loop to finish after the sends in flight."""
         self._stopping.set()
 
+    def close(self) -> None:
+        """Nothing to release between runs: channels live as long as one run."""
+
+    # -- running ----------------------------------------------------------------------------------------
+
     def run_once(self) -> int:
-        """Expire old deliveries, then attempt every due one; returns how many were attempted."""
-        now = self.clock.now()
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.status == PENDING, deliveries.c.created_at <= now - self.max_age)
-                .values(status=EXPIRED)
-            )
-        attempted = 0
-        for due in self._due(now):
-            if self._stopping.is_set():
-                break
-            if self._claim(due):
-                self._attempt(due)
-                attempted += 1
-        return attempted
+        """One round (prepare, claim, send, record) with channels of its own; returns messages attempted."""
+
+        async def one_round() -> int:
+            async with AsyncExitStack() as stack:
+                return await self._round(await self._open_channels(stack))
+
+        return asyncio.run(one_round())
 
     def run_forever(self) -> None:
         """The loop of `downradar worker`, until stop()."""
-        while not self._stopping.is_set():
-            if not self._tick():
-                self._stopping.wait(self.poll_seconds)
+        asyncio.run(self.run_forever_async())
 
     async def run_forever_async(self) -> None:
-        """The same loop as a background task of the server; the database and HTTP work run in a thread."""
-        while not self._stopping.is_set():
-            if not await asyncio.to_thread(self._tick):
-                await asyncio.sleep(self.poll_seconds)
+        """The same loop as a background task of the server."""
+        async with AsyncExitStack() as stack:
+            channels = await self._open_channels(stack)
+            while not self._stopping.is_set():
+                try:
+                    attempted = await self._round(channels)
+                except Exception:
+                    log.exception("delivery round failed; retrying")
+                    attempted = 0
+                if not attempted:
+                    await asyncio.sleep(self.poll_seconds)
 
-    def _tick(self) -> int:
-        try:
-            return self.run_once()
-        except Exception:
-            log.exception("delivery round failed; retrying")
+    async def _open_channels(self, stack: AsyncExitStack) -> dict[str, Channel]:
+        webhook = WebhookChannel(
+            allow=self.allow, timeout=self.settings.deliver_timeout_seconds, concurrency=self.concurrency
+        )
+        stack.push_async_callback(webhook.aclose)
+        return {"webhook": webhook, "apprise": AppriseChannel(allow=self.allow)}
+
+    async def _round(self, channels: dict[str, Channel]) -> int:
+        await asyncio.to_thread(self._prepare)
+        batch = await asyncio.to_thread(self._claim)
+        if not batch:
             return 0
+        gate = asyncio.Semaphore(self.concurrency)
 
-    def _due(self, now: datetime) -> list[Any]:
-        earlier = deliveries.alias("earlier")
-        blocked = exists().where(
-            earlier.c.route_id == deliveries.c.route_id,
-            earlier.c.incident_id == deliveries.c.incident_id,
-            earlier.c.event_id < deliveries.c.event_id,
-            earlier.c.status == PENDING,
-        )
-        query = (
-            select(
-                deliveries.c.id,
-                deliveries.c.route_id,
-                deliveries.c.incident_id,
-                deliveries.c.attempts,
-                alert_routes.c.url,
-                alert_routes.c.secret,
-                events.c.record,
-            )
-            .join(alert_routes, alert_routes.c.id == deliveries.c.route_id)
-            .join(events, events.c.id == deliveries.c.event_id)
-            .where(
-                deliveries.c.status == PENDING,
-                deliveries.c.next_attempt_at <= now,
-                alert_routes.c.enabled.is_(True),
-                ~blocked,
-            )
-            .order_by(deliveries.c.event_id, deliveries.c.id)
-            .limit(BATCH)
-        )
-        with self.engine.connect() as conn:
-            return conn.execute(query).all()
+        async def attempt(outgoing: Outgoing) -> Outcome:
+            async with gate:
+                return await self._send(channels, outgoing)
 
-    def _claim(self, due: Any) -> bool:
-        """Take the delivery for one lease; `attempts` works as a version so only one worker wins."""
-        with self.engine.begin() as conn:
-            claimed = conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == due.id,
-                    deliveries.c.status == PENDING,
-                    deliveries.c.attempts == due.attempts,
-                )
-                .values(attempts=due.attempts + 1, next_attempt_at=self.clock.now() + self.lease)
-            )
-        return claimed.rowcount == 1
+        outcomes = await asyncio.gather(*(attempt(outgoing) for outgoing in batch))
+        await asyncio.to_thread(self._record, list(outcomes))
+        return len(batch)
 
-    def _attempt(self, due: Any) -> None:
-        body = webhook.payload(due.id, due.record, webhook.incident_url(self.page_url, due.incident_id))
-        # The signed timestamp is real Unix time, whatever clock the server runs on: receivers compare it
-        # with their own clock to refuse replays.
-        timestamp = int(time.time())
-        error: str | None
-        try:
-            check_target(due.url, self.allow)
-            response = self.http.post(
-                due.url, content=body, headers=webhook.headers(due.id, due.secret, timestamp, body)
-            )
-            error = None if response.is_success else f"HTTP {response.status_code}"
-        except TargetRefused as exc:
-            error = f"refused: {exc}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        attempts = due.attempts + 1
+    # -- the database side ------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Expire what is too old, queue reminders that are due, and group what is ready into messages."""
         now = self.clock.now()
         with self.engine.begin() as conn:
-            pending = (deliveries.c.id == due.id, deliveries.c.status == PENDING)
-            if error is None:
-                conn.execute(
-                    update(deliveries).where(*pending).values(status=SENT, sent_at=now, last_error=None)
-                )
-                return
             conn.execute(
-                update(deliveries)
-                .where(*pending)
-                .values(next_attempt_at=now + self.backoff.delay(attempts), last_error=error[:MAX_ERROR])
+                update(messages)
+                .where(messages.c.status == PENDING, messages.c.created_at <= now - self.max_age)
+                .values(status=EXPIRED, claim=None)
             )
-        log.warning(
-            "delivery %s to alert route %s failed (attempt %d): %s", due.id, due.route_id, attempts, error
+            reminders.queue_due(conn, self.settings, now)
+            form_messages(conn, self.settings, now)
+
+    def _claim(self) -> list[Outgoing]:
+        """Take up to BATCH due messages for one lease, then load what they say and whom they go to."""
+        now = self.clock.now()
+        token = secrets.token_hex(8)
+        due = (
+            select(messages.c.id)
+            .where(messages.c.status == PENDING, messages.c.next_attempt_at <= now)
+            .order_by(messages.c.created_at, messages.c.id)
+            .limit(BATCH)
         )
+        with self.engine.begin() as conn:
+            # The status and time are checked again row by row, so two workers never take the same message.
+            conn.execute(
+                update(messages)
+                .where(
+                    messages.c.id.in_(due.scalar_subquery()),
+                    messages.c.status == PENDING,
+                    messages.c.next_attempt_at <= now,
+                )
+                .values(claim=token, attempts=messages.c.attempts + 1, next_attempt_at=now + self.lease),
+                execution_options={"synchronize_session": False},
+            )
+        with self.engine.connect() as conn:
+            claimed = conn.execute(
+                select(messages.c.id, messages.c.recipient, messages.c.attempts).where(
+                    messages.c.claim == token
+                )
+            ).all()
+            if not claimed:
+                return []
+            items = load_items(conn, [row.id for row in claimed], self.page_url)
+            known = recipients_.load(conn, [row.recipient for row in claimed], self.settings)
+        outgoing = []
+        for row in claimed:
+            recipient = known.get(row.recipient)
+            if recipient is None:
+                continue  # removed since; its messages went with it
+            notification = Notification(
+                id=row.id, items=tuple(items[row.id]), storm_services=self.settings.storm_services
+            )
+            outgoing.append(Outgoing(recipient, notification, row.attempts))
+        return outgoing
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        now = self.clock.now()
+        sent = [{"m": outcome.message_id} for outcome in outcomes if outcome.error is None]
+        failed = [
+            {
+                "m": outcome.message_id,
+                "next": now + self.backoff.delay(outcome.attempts),
+                "error": outcome.error[:MAX_ERROR],
+            }
+            for outcome in outcomes
+            if outcome.error is not None
+        ]
+        mine = (messages.c.id == bindparam("m"), messages.c.status == PENDING)
+        with self.engine.begin() as conn:
+            if sent:
+                conn.execute(
+                    update(messages)
+                    .where(*mine)
+                    .values(status=SENT, sent_at=now, last_error=None, claim=None),
+                    sent,
+                )
+            if failed:
+                conn.execute(
+                    update(messages)
+                    .where(*mine)
+                    .values(next_attempt_at=bindparam("next"), last_error=bindparam("error"), claim=None),
+                    failed,
+                )
+
+    # -- the sending side -------------------------------------------------------------------------------
+
+    async def _send(self, channels: dict[str, Channel], outgoing: Outgoing) -> Outcome:
+        recipient, notification = outgoing.recipient, outgoing.notification
+        channel = channels.get(recipient.channel)
+        error: str | None = None
+        try:
+            if channel is None:
+                raise Failed(f"channel {recipient.channel!r} is not configured on this server")
+            await channel.send(recipient, notification)
+        except Failed as exc:
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # a channel bug must not stop the other sends of the round
+            log.exception("channel %s failed unexpectedly", recipient.channel)
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            # The recipient's key, never its address: URLs and Apprise URLs carry credentials.
+            log.warning(
+                "message %s to %s failed (attempt %d): %s",
+                notification.id,
+                recipient.key,
+                outgoing.attempts,
+                error,
+            )
+        return Outcome(notification.id, outgoing.attempts, error)

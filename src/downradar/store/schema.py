@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -164,35 +165,96 @@ events = Table(
     Index("ix_events_ts", "ts"),
 )
 
-# Operators' webhooks. `services` lists the service ids a route is for; an empty list means every service.
-# `secret` signs deliveries and is never returned by the API.
+# Operators' alert routes. `channel` is "webhook" (`url` gets signed POSTs) or "apprise" (`url` is an
+# Apprise URL, which carries the channel's own credentials and is never shown whole). `services` lists the
+# service ids a route is for; an empty list means every service. The grouping times are per route; NULL
+# takes the server's default. `last_notified_at` is when the route last got a message (group interval).
 alert_routes = Table(
     "alert_routes",
     metadata,
     Column("id", String(16), primary_key=True),
     Column("name", String(200), nullable=False),
+    Column("channel", String(16), nullable=False, server_default="webhook"),
     Column("url", Text, nullable=False),
     Column("secret", String(200), nullable=False),
     Column("services", JSON, nullable=False),
     Column("enabled", Boolean, nullable=False),
+    Column("group_wait_seconds", Float),
+    Column("group_interval_seconds", Float),
+    Column("repeat_interval_seconds", Float),
+    Column("last_notified_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
 )
 
-# The outbox: one row per (event, matching route), written in the event's transaction. `id` is the stable
-# delivery id receivers de-duplicate on; `incident_id` keeps one incident's deliveries to a route in order.
-deliveries = Table(
-    "deliveries",
+# Public subscribers from the status page: "email" (double opt-in) or "webhook" (signed like routes).
+# `components` lists service ids (the whole service) or component ids; empty means everything.
+# `state` is pending | active | unsubscribed. Only a hash of the confirmation token is kept, since it is
+# sent once; the unsubscribe token goes into every message, so it is kept as is, and never shown.
+# `pending_components` holds a changed choice of an active subscriber until the new e-mail is confirmed.
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("secret", String(200)),
+    Column("components", JSON, nullable=False),
+    Column("pending_components", JSON),
+    Column("state", String(16), nullable=False),
+    Column("confirm_token_hash", String(64)),
+    Column("confirm_sent_at", UTCDateTime),
+    Column("unsubscribe_token", String(64), nullable=False),
+    Column("last_notified_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("unsubscribed_at", UTCDateTime),
+    UniqueConstraint("channel", "address", name="uq_subscribers_channel_address"),
+    Index("ix_subscribers_state", "state"),
+    Index("ix_subscribers_unsubscribe_token", "unsubscribe_token", unique=True),
+    Index("ix_subscribers_confirm_token_hash", "confirm_token_hash"),
+)
+
+# The outbox: one row per (event, recipient), written in the event's transaction. A recipient is
+# "route:<id>" or "subscriber:<id>". `kind` is "event" or "reminder" (an open incident repeated).
+# `message_id` is set when the worker groups the row into a message.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("recipient", String(40), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("incident_id", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("message_id", String(32)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_unassigned", "message_id", "recipient"),
+    Index("ix_outbox_recipient_incident", "recipient", "incident_id"),
+)
+
+# Messages: what a recipient is sent, one or more outbox rows grouped. `id` is the stable delivery id that
+# receivers de-duplicate on; `claim` is the token of the worker currently sending it.
+messages = Table(
+    "messages",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
-    Column("route_id", String(16), ForeignKey("alert_routes.id"), nullable=False),
-    Column("incident_id", String(16), nullable=False),
+    Column("recipient", String(40), nullable=False),
     Column("status", String(16), nullable=False),  # pending | sent | expired
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("claim", String(32)),
     Column("last_error", Text),
     Column("sent_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
-    Index("ix_deliveries_route_incident", "route_id", "incident_id", "event_id"),
+    Index("ix_messages_status_next", "status", "next_attempt_at"),
+    Index("ix_messages_recipient_status", "recipient", "status"),
+)
+
+# The dedup key a paging route was given for an incident: its own, or the key of the storm page that
+# covered it, so that later updates and the resolve reach the same page.
+page_keys = Table(
+    "page_keys",
+    metadata,
+    Column("recipient", String(40), primary_key=True),
+    Column("incident_id", String(16), primary_key=True),
+    Column("dedup_key", String(120), nullable=False),
 )

@@ -1,6 +1,8 @@
-"""Admin API for alert routes (operators' webhooks). The signing secret goes in and never comes out."""
+"""Admin API for alert routes (webhooks and Apprise channels). Secrets go in and never come out."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,10 +22,25 @@ class RouteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    url: str = Field(description="http(s) URL that receives signed POSTs; must reach a public address")
-    secret: str = Field(description="HMAC-SHA256 signing key, 16 to 200 characters; never shown")
+    channel: Literal["webhook", "apprise"] = Field(
+        default="webhook", description="webhook: signed JSON POSTs; apprise: any Apprise URL"
+    )
+    url: str = Field(
+        description="webhook: an http(s) URL reaching a public address; apprise: an Apprise URL "
+        "(slack://…, pagerduty://…, ntfys://…); shown redacted afterwards"
+    )
+    secret: str | None = Field(
+        default=None, description="webhook only: HMAC-SHA256 signing key, 16 to 200 characters; never shown"
+    )
     services: list[str] = Field(default_factory=list, description="service ids; empty for every service")
     enabled: bool = True
+    group_wait_seconds: float | None = Field(default=None, description="default DOWNRADAR_GROUP_WAIT_SECONDS")
+    group_interval_seconds: float | None = Field(
+        default=None, description="default DOWNRADAR_GROUP_INTERVAL_SECONDS"
+    )
+    repeat_interval_seconds: float | None = Field(
+        default=None, description="remind of open incidents this often; 0 never; default the server's"
+    )
 
 
 @router.post("", status_code=201, summary="Add an alert route")
@@ -37,6 +54,10 @@ def create_route(request: Request, body: RouteCreate) -> JSON:
             secret=body.secret,
             services_=body.services,
             enabled=body.enabled,
+            channel=body.channel,
+            group_wait_seconds=body.group_wait_seconds,
+            group_interval_seconds=body.group_interval_seconds,
+            repeat_interval_seconds=body.repeat_interval_seconds,
             allow=AllowList.parse(rt.settings.allow_targets),
             actor="admin",
             now=rt.clock.now(),
