@@ -79,6 +79,8 @@ class Notification:
     id: str
     items: tuple[Item, ...]
     storm_services: int
+    # For paging routes: the alerts this message updates (notify/paging.py); empty for everyone else.
+    pages: tuple[Any, ...] = ()
 
     @property
     def services(self) -> list[str]:

@@ -15,15 +15,15 @@ import secrets
 import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import Engine, bindparam, select, update
 
 from downradar.clock import Clock
 from downradar.config import Settings
+from downradar.notify import paging, reminders
 from downradar.notify import recipients as recipients_
-from downradar.notify import reminders
 from downradar.notify.channels import Channel, Failed
 from downradar.notify.channels.apprise_channel import AppriseChannel
 from downradar.notify.channels.webhook import WebhookChannel
@@ -173,7 +173,7 @@ class DeliveryWorker:
                 .values(claim=token, attempts=messages.c.attempts + 1, next_attempt_at=now + self.lease),
                 execution_options={"synchronize_session": False},
             )
-        with self.engine.connect() as conn:
+        with self.engine.begin() as conn:
             claimed = conn.execute(
                 select(messages.c.id, messages.c.recipient, messages.c.attempts).where(
                     messages.c.claim == token
@@ -183,15 +183,18 @@ class DeliveryWorker:
                 return []
             items = load_items(conn, [row.id for row in claimed], self.page_url)
             known = recipients_.load(conn, [row.recipient for row in claimed], self.settings)
-        outgoing = []
-        for row in claimed:
-            recipient = known.get(row.recipient)
-            if recipient is None:
-                continue  # removed since; its messages went with it
-            notification = Notification(
-                id=row.id, items=tuple(items[row.id]), storm_services=self.settings.storm_services
-            )
-            outgoing.append(Outgoing(recipient, notification, row.attempts))
+            outgoing = []
+            for row in claimed:
+                recipient = known.get(row.recipient)
+                if recipient is None:
+                    continue  # removed since; its messages went with it
+                notification = Notification(
+                    id=row.id, items=tuple(items[row.id]), storm_services=self.settings.storm_services
+                )
+                if paging.is_paging(recipient):
+                    pages = paging.plan_pages(conn, recipient, notification)
+                    notification = replace(notification, pages=pages)
+                outgoing.append(Outgoing(recipient, notification, row.attempts))
         return outgoing
 
     def _record(self, outcomes: list[Outcome]) -> None:

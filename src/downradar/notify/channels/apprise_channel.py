@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import apprise
 
+from downradar.notify import paging
 from downradar.notify.channels import Failed
 from downradar.notify.recipients import Recipient
 from downradar.notify.render import Notification
@@ -62,11 +63,20 @@ class AppriseChannel:
             await asyncio.to_thread(check_apprise_url, recipient.address, self.allow)
         except AppriseUrlError as exc:
             raise Failed(f"refused: {exc}") from None
-        notifier = apprise.Apprise()
-        notifier.add(recipient.address)
+        if notification.pages:
+            # A paging route: one alert per dedup key, raised or resolved as a whole (notify/paging.py).
+            for page in notification.pages:
+                resolved = apprise.NotifyType.SUCCESS if page.resolved else apprise.NotifyType.FAILURE
+                url = paging.url_with_key(recipient.address, page.dedup_key)
+                await self._notify(url, page.title, page.text, resolved)
+            return
         kind = apprise.NotifyType.SUCCESS if notification.all_resolved else apprise.NotifyType.FAILURE
-        ok = await notifier.async_notify(body=notification.text, title=notification.title, notify_type=kind)
-        if not ok:
+        await self._notify(recipient.address, notification.title, notification.text, kind)
+
+    async def _notify(self, url: str, title: str, text: str, kind: apprise.NotifyType) -> None:
+        notifier = apprise.Apprise()
+        notifier.add(url)
+        if not await notifier.async_notify(body=text, title=title, notify_type=kind):
             raise Failed("Apprise could not deliver the notification")
 
     async def aclose(self) -> None:
