@@ -1,4 +1,5 @@
-"""The command line: the only entry point for humans (run, demo, db, incident, maintenance, route, worker)."""
+"""The command line: the only entry point for humans (run, demo, db, incident, maintenance, route, subscriber,
+worker)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.queries import load_incidents
-from downradar.notify import routes
+from downradar.notify import routes, subscribers
 from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
@@ -45,10 +46,12 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 incident_app = typer.Typer(help="Open, update, resolve and list incidents.", no_args_is_help=True)
 maintenance_app = typer.Typer(help="Schedule and list maintenance.", no_args_is_help=True)
 route_app = typer.Typer(help="Alert routes: webhooks that receive incident events.", no_args_is_help=True)
+subscriber_app = typer.Typer(help="Public subscribers (e-mail and webhooks).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(incident_app, name="incident")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(route_app, name="route")
+app.add_typer(subscriber_app, name="subscriber")
 
 err = Console(stderr=True)
 out = Console()
@@ -436,6 +439,41 @@ def route_remove(
     with _change(_settings(db, catalog)) as conn:
         routes.remove_route(conn, route_id, actor="cli", now=SystemClock().now())
     out.print(f"{route_id} removed")
+
+
+# -- public subscribers -----------------------------------------------------------------------------------
+
+
+@subscriber_app.command("list")
+def subscriber_list(
+    state: Annotated[str | None, typer.Option(help="Only pending, active or unsubscribed ones")] = None,
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """List subscribers (never their tokens or secrets)."""
+    if state is not None and state not in ("pending", "active", "unsubscribed"):
+        fail(f"--state {state!r}: expected pending, active or unsubscribed")
+    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+        found = subscribers.list_subscribers(conn, state=state)
+    table = Table(title="Subscribers")
+    for column in ("id", "channel", "address", "state", "components", "created"):
+        table.add_column(column, no_wrap=column in ("id", "channel", "state"))
+    for row in found:
+        components = ", ".join(row["components"]) or "all"
+        table.add_row(row["id"], row["channel"], row["address"], row["state"], components, row["created_at"])
+    out.print(table)
+
+
+@subscriber_app.command("remove")
+def subscriber_remove(
+    subscriber_id: Annotated[str, typer.Argument(help="Subscriber id")],
+    db: DbOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Remove a subscriber with its queued and sent messages."""
+    with _change(_settings(db, catalog)) as conn:
+        subscribers.remove_subscriber(conn, subscriber_id, actor="cli", now=SystemClock().now())
+    out.print(f"{subscriber_id} removed")
 
 
 @app.command()

@@ -26,6 +26,7 @@ from downradar.notify import paging, reminders
 from downradar.notify import recipients as recipients_
 from downradar.notify.channels import Channel, Failed
 from downradar.notify.channels.apprise_channel import AppriseChannel
+from downradar.notify.channels.email import EmailChannel, NotConfiguredChannel
 from downradar.notify.channels.webhook import WebhookChannel
 from downradar.notify.grouping import EXPIRED, PENDING, SENT, form_messages
 from downradar.notify.recipients import Recipient
@@ -120,7 +121,14 @@ class DeliveryWorker:
             allow=self.allow, timeout=self.settings.deliver_timeout_seconds, concurrency=self.concurrency
         )
         stack.push_async_callback(webhook.aclose)
-        return {"webhook": webhook, "apprise": AppriseChannel(allow=self.allow)}
+        channels: dict[str, Channel] = {"webhook": webhook, "apprise": AppriseChannel(allow=self.allow)}
+        if self.settings.smtp_host:
+            email = EmailChannel(self.settings, page_url=self.page_url)
+            stack.push_async_callback(email.aclose)
+            channels["email"] = email
+        else:
+            channels["email"] = NotConfiguredChannel()  # e-mail messages then fail saying why
+        return channels
 
     async def _round(self, channels: dict[str, Channel]) -> int:
         await asyncio.to_thread(self._prepare)

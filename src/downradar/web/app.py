@@ -41,6 +41,7 @@ from downradar.web import (
     pages,
     reports_api,
     statuspage_api,
+    subscribe,
 )
 from downradar.web.metrics import LatencyMiddleware, Metrics
 from downradar.web.report_fast_path import ReportFastPath
@@ -140,6 +141,7 @@ def create_app(
     app.include_router(reports_api.router)
     app.include_router(admin_api.router)
     app.include_router(alert_routes_api.router)
+    app.include_router(subscribe.router)
     app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
     app.include_router(ops.router)
