@@ -7,12 +7,14 @@ webhook subscribers get signed POSTs; tokens and secrets never come back from th
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,9 +26,17 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
+from downradar.catalog import load_catalog
 from downradar.cli import app as cli_app
+from downradar.config import DEMO_CATALOG
+from downradar.notify import subscribers
+from downradar.notify.channels import Failed
+from downradar.notify.channels.email import NotConfiguredChannel
 from downradar.notify.routes import RouteError
+from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import messages
+from downradar.store.schema import subscribers as subscribers_table
 from downradar.web.signup_limits import SignupLimits, Throttled
 from webhook_receiver import Receiver, wait_for
 
@@ -332,3 +342,42 @@ def test_limits_per_address_as_well_as_per_client() -> None:
     assert issubclass(
         __import__("downradar.notify.subscribers").notify.subscribers.SubscriberError, RouteError
     )
+
+
+def test_resubscribe_confirm_and_expiry_rules(tmp_path: Any) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'subs.db'}")
+    upgrade(engine)
+    start = datetime(2026, 2, 4, 12, 0, tzinfo=UTC)
+    with engine.begin() as conn:
+        sync_catalog(conn, load_catalog(DEMO_CATALOG), start)
+        first = subscribers.subscribe_email(conn, address="Pat@Example.COM", components=[], now=start)
+        second = subscribers.subscribe_email(conn, address="pat@example.com", components=[], now=start)
+        assert first.subscriber_id == second.subscriber_id and second.address == "pat@example.com"
+        with pytest.raises(subscribers.ConfirmError):
+            subscribers.confirm(conn, first.confirm_token, now=start)  # replaced by the newer link
+        assert subscribers.confirm(conn, second.confirm_token, now=start)["state"] == "active"
+        assert subscribers.confirm(conn, second.confirm_token, now=start)["state"] == "active"  # twice: fine
+        # An active subscriber's new choice waits for the new link; meanwhile the old one applies.
+        change = subscribers.subscribe_email(
+            conn, address="pat@example.com", components=["chatgpt.login"], now=start + timedelta(hours=1)
+        )
+        row = subscribers.get_subscriber(conn, change.subscriber_id)
+        assert row["state"] == "active" and row["components"] == []
+        assert row["pending_components"] == ["chatgpt.login"]
+        with pytest.raises(subscribers.ConfirmError) as expired:
+            subscribers.confirm(conn, change.confirm_token, now=start + timedelta(hours=50))
+        assert expired.value.expired
+        done = subscribers.confirm(conn, change.confirm_token, now=start + timedelta(hours=2))
+        assert done["components"] == ["chatgpt.login"] and done["pending_components"] is None
+        token = conn.scalar(select(subscribers_table.c.unsubscribe_token))
+        assert subscribers.unsubscribe(conn, token, now=start)["state"] == "unsubscribed"
+        with pytest.raises(subscribers.ConfirmError):
+            subscribers.confirm(conn, change.confirm_token, now=start + timedelta(hours=2))
+        back = subscribers.subscribe_email(conn, address="pat@example.com", components=[], now=start)
+        assert subscribers.get_subscriber(conn, back.subscriber_id)["state"] == "pending"
+    engine.dispose()
+
+
+def test_email_without_smtp_host_fails_saying_why() -> None:
+    with pytest.raises(Failed, match="DOWNRADAR_SMTP_HOST"):
+        asyncio.run(NotConfiguredChannel().send(None, None))  # type: ignore[arg-type]

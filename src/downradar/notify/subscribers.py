@@ -79,12 +79,16 @@ def new_unsubscribe_token() -> str:
 
 
 def normalise_email(address: str) -> str:
-    """The address as we store it (domain lower-cased, IDNA-checked); SubscriberError naming `email`."""
+    """The address as we store it, all lower case; SubscriberError naming `email`.
+
+    Local parts are case-sensitive on paper but not at any real provider, and "Pat@" and "pat@" as two
+    subscribers would mean two mails to one inbox (and a way around the per-address limit).
+    """
     address = address.strip()
     if not address or len(address) > MAX_ADDRESS:
         raise SubscriberError("email", f"must be an e-mail address of at most {MAX_ADDRESS} characters")
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise SubscriberError("email", str(exc)) from None
 
