@@ -31,7 +31,9 @@ from downradar.cli import app as cli_app
 from downradar.config import DEMO_CATALOG
 from downradar.notify import subscribers
 from downradar.notify.channels import Failed
-from downradar.notify.channels.email import NotConfiguredChannel
+from downradar.notify.channels.email import EmailChannel, NotConfiguredChannel
+from downradar.notify.recipients import Recipient
+from downradar.notify.render import Item, Notification
 from downradar.notify.routes import RouteError
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
@@ -381,3 +383,50 @@ def test_resubscribe_confirm_and_expiry_rules(tmp_path: Any) -> None:
 def test_email_without_smtp_host_fails_saying_why() -> None:
     with pytest.raises(Failed, match="DOWNRADAR_SMTP_HOST"):
         asyncio.run(NotConfiguredChannel().send(None, None))  # type: ignore[arg-type]
+
+
+def test_email_channel_reuses_its_connection_and_reconnects_after_a_drop() -> None:
+    box, port = Mailbox(), free_port()
+    settings = make_settings("sqlite://", smtp_host="127.0.0.1", smtp_port=port, **FAST)
+    item = Item(
+        kind="event",
+        event_id=1,
+        record={
+            "type": "incident.opened",
+            "service": "chatgpt",
+            "incident_id": "abc",
+            "status": "identified",
+        },
+        service_name="ChatGPT",
+        incident_name="Login errors",
+        update_body="We found it.\nFixing.",
+        incident_url="http://127.0.0.1:8000/incidents/abc",
+    )
+    recipient = Recipient(
+        key="subscriber:x", channel="email", address="ann@example.com", secret=None,
+        unsubscribe_token="tok", grouping=None, last_notified_at=None, enabled=True,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+    async def scenario() -> None:
+        channel = EmailChannel(settings, page_url="http://127.0.0.1:8000")
+        controller = Controller(box, hostname="127.0.0.1", port=port)
+        controller.start()
+        await channel.send(recipient, Notification("dlv_1", (item,), storm_services=5))
+        await channel.send(recipient, Notification("dlv_2", (item,), storm_services=5))
+        assert len(channel._idle) == 1  # one connection for both
+        controller.stop()  # the server goes away, dropping the idle connection
+        controller = Controller(box, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            await channel.send(recipient, Notification("dlv_3", (item,), storm_services=5))
+        finally:
+            await channel.aclose()
+            controller.stop()
+        with pytest.raises(Failed):  # nobody listening: a Failed, not a crash
+            await channel.send(recipient, Notification("dlv_4", (item,), storm_services=5))
+
+    asyncio.run(scenario())
+    assert [mail["X-Downradar-Delivery"] for _, mail in box.mails] == ["dlv_1", "dlv_2", "dlv_3"]
+    mail = box.mails[0][1]
+    assert mail["Subject"] == "ChatGPT: Login errors — Identified"
+    assert "We found it." in text_of(mail) and "/unsubscribe/tok" in html_of(mail)
