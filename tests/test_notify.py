@@ -380,3 +380,37 @@ def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str
         ["incident.opened"],
         ["incident.updated"],
     ]
+
+
+def test_sent_and_expired_messages_are_pruned_after_the_keep_time(db_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from downradar.clock import FixedClock
+
+    start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    clock = FixedClock(start)
+    engine = migrated_with_catalog(db_url)
+    settings = make_settings(db_url, **{**FAST, "deliver_keep_days": 30})
+    with Receiver() as receiver:
+        try:
+            with engine.begin() as conn:
+                routes.create_route(
+                    conn, name="r", url=receiver.url, secret=SECRET, services_=[],
+                    allow=AllowList.parse("127.0.0.1"), actor="test", now=start,
+                )  # fmt: skip
+                incident_id = lifecycle.open_incident(
+                    conn, service_id="chatgpt", name="Errors", message="Looking.", actor="t", now=start
+                )
+            worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=clock)
+            assert worker.run_once() == 1
+            clock.set(start + timedelta(days=31))
+            with engine.begin() as conn:
+                lifecycle.update_incident(conn, incident_id, actor="t", now=clock.now(), message="Still.")
+            assert worker.run_once() == 1  # prunes the month-old message, sends the new one
+            with engine.connect() as conn:
+                left = conn.execute(select(messages.c.created_at, messages.c.status)).all()
+                rows = conn.scalar(select(func.count()).select_from(outbox))
+        finally:
+            engine.dispose()
+    assert left == [(start + timedelta(days=31), "sent")] and rows == 1
+    assert len(receiver.accepted()) == 2

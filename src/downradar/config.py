@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     )
     deliver_timeout_seconds: float = Field(default=10.0, gt=0, description="How long one POST may take")
     deliver_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker looks")
+    deliver_keep_days: float = Field(
+        default=30.0, gt=0, description="Sent and expired messages are deleted after this many days"
+    )
     deliver_concurrency: int = Field(default=64, ge=1, le=1000, description="Messages sent at once")
     group_wait_seconds: float = Field(
         default=10.0, ge=0, description="A recipient's first message waits this long to collect changes"

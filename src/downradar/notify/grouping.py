@@ -98,3 +98,14 @@ def _mark_notified(conn: Connection, keys: list[str], now: datetime) -> None:
     for table, ids in ((alert_routes, route_ids), (subscribers, subscriber_ids)):
         if ids:
             conn.execute(update(table).where(table.c.id == bindparam("i")).values(last_notified_at=now), ids)
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Delete messages sent or expired before a time, with their outbox rows; returns messages deleted.
+
+    Unsent work is never touched. An open incident whose recipient gets reminders has a row at least
+    every repeat interval, so its reminders go on unless that interval is longer than the keep time.
+    """
+    done = select(messages.c.id).where(messages.c.status.in_((SENT, EXPIRED)), messages.c.created_at < before)
+    conn.execute(delete(outbox).where(outbox.c.message_id.in_(done)))
+    return conn.execute(delete(messages).where(messages.c.id.in_(done))).rowcount

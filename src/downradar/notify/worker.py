@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, select, update
 
@@ -28,7 +28,7 @@ from downradar.notify.channels import Channel, Failed
 from downradar.notify.channels.apprise_channel import AppriseChannel
 from downradar.notify.channels.email import EmailChannel, NotConfiguredChannel
 from downradar.notify.channels.webhook import WebhookChannel
-from downradar.notify.grouping import EXPIRED, PENDING, SENT, form_messages
+from downradar.notify.grouping import EXPIRED, PENDING, SENT, form_messages, prune
 from downradar.notify.recipients import Recipient
 from downradar.notify.render import Notification, load_items
 from downradar.notify.targets import AllowList
@@ -37,6 +37,7 @@ from downradar.store.schema import messages
 log = logging.getLogger("downradar.notify")
 BATCH = 1000
 MAX_ERROR = 500
+PRUNE_EVERY = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class DeliveryWorker:
         # worker dies, it becomes due again after that.
         self.lease = timedelta(seconds=settings.deliver_timeout_seconds * 2 + 5)
         self.concurrency = settings.deliver_concurrency
+        self.keep = timedelta(days=settings.deliver_keep_days)
+        self._pruned_at: datetime | None = None
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -158,6 +161,9 @@ class DeliveryWorker:
             )
             reminders.queue_due(conn, self.settings, now)
             form_messages(conn, self.settings, now)
+            if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+                prune(conn, now - self.keep)
+                self._pruned_at = now
 
     def _claim(self) -> list[Outgoing]:
         """Take up to BATCH due messages for one lease, then load what they say and whom they go to."""
