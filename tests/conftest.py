@@ -123,6 +123,19 @@ def start_server(settings: Settings, clock: Any = None) -> LiveServer:
     return LiveServer(f"http://127.0.0.1:{port}", settings, app, server, thread)
 
 
+# Notification tests: deliver to 127.0.0.1 at once, retry within a fraction of a second, no detector.
+FAST_DELIVERY: dict[str, Any] = {
+    "allow_targets": "127.0.0.1",
+    "detect": False,
+    "deliver_backoff_base_seconds": 0.05,
+    "deliver_backoff_cap_seconds": 0.2,
+    "deliver_poll_seconds": 0.05,
+    "deliver_timeout_seconds": 5,
+    "group_wait_seconds": 0,
+    "group_interval_seconds": 0,
+}
+
+
 def make_settings(db_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "db": db_url,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
+from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings, start_server
 from downradar.catalog import load_catalog
 from downradar.clock import SystemClock
 from downradar.config import DEMO_CATALOG
@@ -30,16 +30,7 @@ from downradar.store.schema import events, messages, outbox
 from webhook_receiver import Receiver, wait_for
 
 SECRET = "route-secret-0123456789abcdef"
-FAST = {
-    "allow_targets": "127.0.0.1",
-    "detect": False,
-    "deliver_backoff_base_seconds": 0.05,
-    "deliver_backoff_cap_seconds": 0.2,
-    "deliver_poll_seconds": 0.05,
-    "deliver_timeout_seconds": 5,
-    "group_wait_seconds": 0,
-    "group_interval_seconds": 0,
-}
+FAST = FAST_DELIVERY
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 

@@ -16,22 +16,14 @@ import apprise.plugins.pagerduty
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, make_settings, start_server
+from conftest import ADMIN_TOKEN, FAST_DELIVERY, make_settings, start_server
 from downradar.incidents import lifecycle
 from webhook_receiver import Receiver, wait_for
 
 SECRET = "hygiene-secret-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SERVICES = 50
-FAST = {
-    "allow_targets": "127.0.0.1",
-    "detect": False,
-    "deliver_backoff_base_seconds": 0.05,
-    "deliver_backoff_cap_seconds": 0.2,
-    "deliver_poll_seconds": 0.05,
-    "deliver_timeout_seconds": 5,
-    "group_interval_seconds": 0,
-}
+FAST = FAST_DELIVERY
 
 
 def storm_catalog(path: Path) -> Path:
@@ -61,7 +53,7 @@ def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: Path, pagerduty: Any) -> None:
     catalog = storm_catalog(tmp_path / "storm.toml")
-    settings = make_settings(db_url, catalog=catalog, group_wait_seconds=3, **FAST)
+    settings = make_settings(db_url, catalog=catalog, **{**FAST, "group_wait_seconds": 3})
     with Receiver() as everything, Receiver() as ten, Receiver() as chat:
         server = start_server(settings)
         try:
@@ -126,7 +118,7 @@ def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: 
 
 
 def test_a_paging_route_keys_each_incident_and_resolves_it(db_url: str, pagerduty: Any) -> None:
-    settings = make_settings(db_url, group_wait_seconds=0, **FAST)
+    settings = make_settings(db_url, **FAST)
     server = start_server(settings)
     try:
         with server.client() as http:
@@ -156,7 +148,7 @@ def test_a_paging_route_keys_each_incident_and_resolves_it(db_url: str, pagerdut
 
 
 def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> None:
-    settings = make_settings(db_url, group_wait_seconds=0, **FAST)
+    settings = make_settings(db_url, **FAST)
     with Receiver() as receiver:
         server = start_server(settings)
         try:

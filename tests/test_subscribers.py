@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
+from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings, start_server
 from downradar.catalog import load_catalog
 from downradar.cli import app as cli_app
 from downradar.config import DEMO_CATALOG
@@ -44,14 +44,7 @@ from webhook_receiver import Receiver, wait_for
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FAST = {
-    "allow_targets": "127.0.0.1",
-    "detect": False,
-    "deliver_backoff_base_seconds": 0.05,
-    "deliver_backoff_cap_seconds": 0.2,
-    "deliver_poll_seconds": 0.05,
-    "deliver_timeout_seconds": 5,
-    "group_wait_seconds": 0,
-    "group_interval_seconds": 0,
+    **FAST_DELIVERY,
     "smtp_security": "none",
     "mail_from": "Status <status@status.test>",
 }
