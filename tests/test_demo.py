@@ -39,3 +39,25 @@ def test_demo_seed_fills_an_empty_database_once(db_url: str) -> None:
     assert [i.status for i in past] == ["resolved"]
     assert len(past[0].updates) == 4
     assert past[0].created_at < now - timedelta(days=1)
+
+
+def test_the_demo_mailbox_prints_what_it_receives() -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    from downradar.demo_mailbox import DemoMailbox
+
+    shown: list[str] = []
+    mailbox = DemoMailbox(shown.append)
+    mailbox.start()
+    try:
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "status@localhost", "me@example.com", "Confirm"
+        mail.set_content("Open http://127.0.0.1:8000/subscribe/confirm/TOKEN")
+        with smtplib.SMTP("127.0.0.1", mailbox.port, timeout=10) as smtp:
+            smtp.send_message(mail)
+    finally:
+        mailbox.stop()
+    assert len(shown) == 1
+    assert "mail to me@example.com: Confirm" in shown[0]
+    assert "http://127.0.0.1:8000/subscribe/confirm/TOKEN" in shown[0]

@@ -176,6 +176,16 @@ def demo(
             DEMO_DB.with_name(DEMO_DB.name + suffix).unlink(missing_ok=True)
         db = f"sqlite:///{DEMO_DB}"
     settings = _settings(db, None, host=host, port=port, page_refresh_seconds=10)
+    mailbox = None
+    if not settings.smtp_host:
+        from downradar.demo_mailbox import DemoMailbox
+
+        mailbox = DemoMailbox(lambda text: err.print(text, highlight=False, markup=False, soft_wrap=True))
+        mailbox.start()
+        settings = settings.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": mailbox.port, "smtp_security": "none"}
+        )
+        err.print("Demo mailbox: e-mails (try /subscribe) are printed here instead of sent.")
     start = demo_start()
     catalog = load_catalog(settings.catalog)
     with _database(settings) as engine, err.status("Writing a fortnight of demo reports…"):
@@ -186,7 +196,11 @@ def demo(
         f"Demo clock: {speed:g}× real time. The 4 Feb 2026 ChatGPT outage begins in about "
         f"{lead_in / speed * 60:.0f} s: open /services/chatgpt and watch the detector find it."
     )
-    _serve(settings, clock=DemoClock(start, speed), feed=DemoFeed(catalog, timedelta(minutes=lead_in)))
+    try:
+        _serve(settings, clock=DemoClock(start, speed), feed=DemoFeed(catalog, timedelta(minutes=lead_in)))
+    finally:
+        if mailbox is not None:
+            mailbox.stop()
 
 
 # -- database ------------------------------------------------------------------------------------------
