@@ -5,6 +5,7 @@ e-mail… any Apprise URL). An Apprise URL carries the channel's credentials, so
 from __future__ import annotations
 
 import asyncio
+import logging
 from urllib.parse import urlsplit
 
 import apprise
@@ -20,6 +21,11 @@ from downradar.notify.targets import AllowList, TargetRefused, check_target
 SELF_HOSTED = {
     "json", "jsons", "xml", "xmls", "form", "forms", "gotify", "gotifys", "apprise", "apprises",
 }  # fmt: skip
+
+
+# Apprise's plugins log their request payloads, integration keys included, at DEBUG: never let those
+# through, whatever level the server logs at.
+logging.getLogger("apprise").setLevel(logging.INFO)
 
 
 class AppriseUrlError(ValueError):
