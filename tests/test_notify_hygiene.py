@@ -8,6 +8,7 @@ opened. Reminders repeat while an incident is open, and stop when it is resolved
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -117,12 +118,17 @@ def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: 
     assert len(chat.accepted()) == 2 and chat.accepted()[1].json["type"] == "success"
 
 
-def test_a_paging_route_keys_each_incident_and_resolves_it(db_url: str, pagerduty: Any) -> None:
+def test_a_paging_route_keys_each_incident_and_resolves_it(
+    db_url: str, pagerduty: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     settings = make_settings(db_url, **FAST)
     server = start_server(settings)
     try:
         with server.client() as http:
-            add_route(http, channel="apprise", url="pagerduty://integrationkey@apikey/downradar")
+            route = add_route(http, channel="apprise", url="pagerduty://integrationkey@apikey/downradar")
+            listed = http.get("/api/v1/alert-routes", headers=AUTH).json()
+            audit = http.get("/api/v1/audit", headers=AUTH).json()
             ids = []
             for service in ("chatgpt", "github"):
                 opened = http.post(
@@ -145,6 +151,10 @@ def test_a_paging_route_keys_each_incident_and_resolves_it(db_url: str, pagerdut
     first, second = (f"downradar/{s}/{i}" for s, i in zip(("chatgpt", "github"), ids, strict=True))
     assert sorted(sent[:2]) == sorted([("trigger", first), ("trigger", second)])
     assert sent[2:] == [("trigger", first), ("resolve", first)]
+    # The Apprise URL's keys are never shown or logged.
+    assert route["url"].startswith("pagerduty://****@****/")
+    for shown in (route, listed, audit, caplog.text):
+        assert "integrationkey" not in str(shown) and "apikey" not in str(shown)
 
 
 def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> None:
