@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import Connection, select
 
 from downradar.notify.recipients import ACTIVE, route_key, subscriber_key, wants
-from downradar.store.schema import alert_routes, messages, outbox, subscribers
+from downradar.store.schema import alert_routes, outbox, subscribers
 
 EVENT = "event"
 REMINDER = "reminder"
@@ -60,14 +60,3 @@ def enqueue(
     if rows:
         conn.execute(outbox.insert(), rows)
     return len(rows)
-
-
-def has_queued(conn: Connection, recipient: str, incident_id: str) -> bool:
-    """Is anything for this recipient and incident not yet sent (queued or in a pending message)?"""
-    unsent = exists().where(
-        outbox.c.recipient == recipient,
-        outbox.c.incident_id == incident_id,
-        (outbox.c.message_id.is_(None))
-        | outbox.c.message_id.in_(select(messages.c.id).where(messages.c.status == "pending")),
-    )
-    return bool(conn.scalar(select(unsent)))

@@ -65,14 +65,6 @@ class Recipient:
     last_notified_at: datetime | None
     enabled: bool
 
-    @property
-    def is_subscriber(self) -> bool:
-        return self.key.startswith(SUBSCRIBER + ":")
-
-    @property
-    def row_id(self) -> str:
-        return self.key.split(":", 1)[1]
-
 
 def _seconds(value: float | None, fallback: timedelta) -> timedelta:
     return fallback if value is None else timedelta(seconds=value)
