@@ -91,13 +91,13 @@ def form_messages(conn: Connection, settings: Settings, now: datetime) -> int:
 
 
 def _mark_notified(conn: Connection, keys: list[str], now: datetime) -> None:
-    route_ids = [{"i": key.split(":", 1)[1]} for key in keys if key.startswith(recipients_.ROUTE + ":")]
-    subscriber_ids = [
-        {"i": key.split(":", 1)[1]} for key in keys if key.startswith(recipients_.SUBSCRIBER + ":")
-    ]
+    route_ids, subscriber_ids = recipients_.split_keys(keys)
     for table, ids in ((alert_routes, route_ids), (subscribers, subscriber_ids)):
         if ids:
-            conn.execute(update(table).where(table.c.id == bindparam("i")).values(last_notified_at=now), ids)
+            conn.execute(
+                update(table).where(table.c.id == bindparam("i")).values(last_notified_at=now),
+                [{"i": row_id} for row_id in ids],
+            )
 
 
 def prune(conn: Connection, before: datetime) -> int:

@@ -103,13 +103,19 @@ def _subscriber(row: Any, defaults: Grouping) -> Recipient:
     )
 
 
-def load(conn: Connection, keys: Iterable[str], settings: Settings) -> dict[str, Recipient]:
-    """The recipients with these keys that still exist (a removed one simply drops out)."""
+def split_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Recipient keys as (alert route ids, subscriber ids), each once."""
     route_ids: list[str] = []
     subscriber_ids: list[str] = []
-    for key in set(keys):
+    for key in dict.fromkeys(keys):
         kind, _, row_id = key.partition(":")
         (route_ids if kind == ROUTE else subscriber_ids).append(row_id)
+    return route_ids, subscriber_ids
+
+
+def load(conn: Connection, keys: Iterable[str], settings: Settings) -> dict[str, Recipient]:
+    """The recipients with these keys that still exist (a removed one simply drops out)."""
+    route_ids, subscriber_ids = split_keys(keys)
     found: dict[str, Recipient] = {}
     route_defaults = default_grouping(settings, subscriber=False)
     subscriber_defaults = default_grouping(settings, subscriber=True)
