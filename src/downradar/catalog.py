@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from downradar.probes.spec import ProbeSpec
+from downradar.upstream.spec import UpstreamSpec
+
 SLUG = r"^[a-z0-9-]{1,64}$"
 SLUG_RE = re.compile(SLUG)
 DEFAULT_SYMPTOMS = ["error", "cannot-load", "slow", "login", "upload"]
@@ -55,6 +58,8 @@ class Service(_Strict):
     url: str | None = None
     symptoms: list[str] = Field(default_factory=lambda: list(DEFAULT_SYMPTOMS))
     components: list[Component] = Field(default_factory=list)
+    probes: list[ProbeSpec] = Field(default_factory=list)
+    upstream: UpstreamSpec | None = None
 
     @field_validator("symptoms")
     @classmethod
@@ -73,6 +78,16 @@ class Service(_Strict):
             if component.id == "other":
                 raise ValueError("component id 'other' is reserved for reports naming unknown components")
             seen.add(component.id)
+        probe_ids: set[str] = set()
+        for probe in self.probes:
+            if probe.id in probe_ids:
+                raise ValueError(f"probe {probe.id!r} appears twice")
+            if probe.component is not None and probe.component not in seen:
+                raise ValueError(f"probe {probe.id!r} names unknown component {probe.component!r}")
+            probe_ids.add(probe.id)
+        for theirs, ours in (self.upstream.components.items() if self.upstream else ()):
+            if ours not in seen:
+                raise ValueError(f"upstream component {theirs!r} maps to unknown component {ours!r}")
         return self
 
     def component(self, slug: str) -> Component | None:

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         default="starttls", pattern="^(starttls|tls|none)$", description="starttls, tls or none"
     )
     mail_from: str = Field(default="Downradar <status@localhost>", description="From: of e-mails")
+    probes: bool = Field(default=True, description="Run the catalog's and the API's probes from this server")
+    probe_location: str = Field(
+        default="local", pattern=r"^[a-z0-9-]{1,64}$", description="Location name of the server's own probes"
+    )
+    probe_concurrency: int = Field(default=100, ge=1, le=5000, description="Probe checks running at once")
+    upstream: bool = Field(default=True, description="Poll the providers' status pages the catalog names")
     subscribe_rate_limit: str = Field(
         default="5/hour", description="Sign-ups per client address and per e-mail address"
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -61,3 +64,59 @@ def worst_component_status(statuses: list[str]) -> str:
     if not statuses:
         return ComponentStatus.operational.value
     return max(statuses, key=lambda s: COMPONENT_SEVERITY[ComponentStatus(s)])
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One check a location ran. `probe` is the page-wide key "<service>.<probe slug>"; `ts` is when the
+    check started. `error` says in words what failed (None when `ok`)."""
+
+    probe: str
+    location: str
+    ts: datetime
+    ok: bool
+    latency_ms: float | None
+    status_code: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UpstreamIncident:
+    """An open incident on a provider's own status page."""
+
+    id: str
+    name: str
+    status: str  # Statuspage incident status (investigating, identified, monitoring, …)
+    impact: str  # none | minor | major | critical
+    created_at: datetime | None
+    components: tuple[str, ...] = ()  # our component slugs it names
+
+
+@dataclass(frozen=True)
+class UpstreamState:
+    """What a provider's page says at `ts` (when we saw it), mapped onto our components.
+
+    `indicator` is Statuspage's page indicator (none | minor | major | critical | maintenance);
+    `components` holds our component slugs whose provider component is not operational.
+    """
+
+    service: str
+    ts: datetime
+    indicator: str
+    description: str
+    components: Mapping[str, str] = field(default_factory=dict)
+    incidents: tuple[UpstreamIncident, ...] = ()
+    provider_updated_at: datetime | None = None
+
+    @property
+    def admits_problem(self) -> bool:
+        """The provider admits something is wrong (maintenance is not a problem)."""
+        if self.indicator in ("minor", "major", "critical") or self.incidents:
+            return True
+        return any(status not in ("operational", "under_maintenance") for status in self.components.values())
+
+    @property
+    def admitted_at(self) -> datetime:
+        """When the provider first said so: its earliest open incident's creation, else when we saw it."""
+        times = [i.created_at for i in self.incidents if i.created_at is not None]
+        return min(times) if times else self.ts

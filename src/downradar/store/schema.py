@@ -113,6 +113,11 @@ incidents = Table(
     Column("managed_by", String(16), nullable=False, server_default="operator"),
     Column("confirmed_at", UTCDateTime),
     Column("dismissed_at", UTCDateTime),
+    # Which signals agree (user reports, probes, official status), and when the provider's own page first
+    # admitted the problem (None: not yet, or the service watches no page).
+    Column("signals", JSON),
+    Column("acknowledged_at", UTCDateTime),
+    Column("acknowledgement", Text),
     Index("ix_incidents_kind_created", "kind", "created_at"),
     Index("ix_incidents_status", "status"),
 )
@@ -257,4 +262,88 @@ page_keys = Table(
     Column("recipient", String(40), primary_key=True),
     Column("incident_id", String(16), primary_key=True),
     Column("dedup_key", String(120), nullable=False),
+)
+
+# Probes: those of the catalog (`source` "catalog", rewritten at every start) and those made through the
+# admin API ("api"). `id` is "<service>.<slug>"; `spec` is the ProbeSpec as JSON.
+probes = Table(
+    "probes",
+    metadata,
+    Column("id", String(140), primary_key=True),
+    Column("service_id", String(64), ForeignKey("services.id"), nullable=False),
+    Column("slug", String(64), nullable=False),
+    Column("component", String(64)),
+    Column("spec", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_probes_service", "service_id"),
+)
+
+# One row per check a location ran. `ts` is when the check started (the location's clock); `ok` whether
+# every condition held; `error` says what failed, in words.
+probe_results = Table(
+    "probe_results",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("probe_id", String(140), nullable=False),
+    Column("location", String(64), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("latency_ms", Float),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_probe_results_probe_ts", "probe_id", "ts"),
+    Index("ix_probe_results_received", "received_at"),
+)
+
+# Places probes run from besides the server itself. Only a hash of an agent's token is kept.
+probe_locations = Table(
+    "probe_locations",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime),
+    Index("ix_probe_locations_token_hash", "token_hash", unique=True),
+)
+
+# The provider status page a service watches: how it was last fetched (validators for conditional
+# requests), and the last good state, which stays when the page becomes unreachable.
+upstream_feeds = Table(
+    "upstream_feeds",
+    metadata,
+    Column("service_id", String(64), ForeignKey("services.id"), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("kind", String(16), nullable=False),  # auto | statuspage | feed, as configured
+    Column("detected_kind", String(16)),  # statuspage | feed, once known
+    Column("fetch_url", Text),  # what is actually polled (summary.json or the feed)
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_polled_at", UTCDateTime),
+    Column("last_ok_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("failures", Integer, nullable=False),
+    Column("state", JSON),
+    Column("state_since", UTCDateTime),
+)
+
+# Every change of a provider's admitted state, with the time we saw it and the provider's own time.
+# `indicator` is Statuspage's none | minor | major | critical | maintenance; `components` maps our component
+# slugs to Statuspage component statuses; `incidents` lists the provider's open incidents.
+upstream_changes = Table(
+    "upstream_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("service_id", String(64), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("indicator", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("incidents", JSON, nullable=False),
+    Column("provider_updated_at", UTCDateTime),
+    Index("ix_upstream_changes_service_ts", "service_id", "ts"),
+    Index("ix_upstream_changes_ts", "ts"),
 )
