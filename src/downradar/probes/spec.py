@@ -50,8 +50,8 @@ class ProbeSpec(BaseModel):
     body: str | None = None
     expect_status: str = "200-399"
     keyword: str | None = Field(default=None, description="the response body must contain this text")
-    json_path: str | None = Field(default=None, description="dotted path into a JSON body, e.g. status.indicator")
-    json_equals: Any = Field(default=None, description="the value json_path must have (None: any truthy value)")
+    json_path: str | None = Field(default=None, description="dotted JSON path, e.g. status.indicator")
+    json_equals: Any = Field(default=None, description="value json_path must have (None: truthy)")
     max_latency_ms: float | None = Field(default=None, gt=0)
     cert_min_days: float | None = Field(
         default=14, ge=0, description="https: fail when the certificate expires within this many days"
