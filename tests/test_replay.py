@@ -73,7 +73,7 @@ def test_every_incident_is_resolved_once_reports_are_back_to_normal(seed_replay:
 
 def test_events_follow_the_design_contract(seed_replay: Replay) -> None:
     fields = {"ts", "type", "incident_id", "service", "components", "regions", "status", "impact",
-              "reports_per_min", "baseline_per_min", "score"}  # fmt: skip
+              "reports_per_min", "baseline_per_min", "score", "signals"}  # fmt: skip
     for event in seed_replay.stats.events:
         assert set(event) == fields
         assert datetime.fromisoformat(event["ts"]).tzinfo is not None

@@ -25,7 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from downradar.catalog import Catalog, Component, Page, Service
-from downradar.detect import Detector, DetectorConfig, Finding, IndexedCounts, SeriesKey, minute_datetime
+from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey, minute_datetime
+from downradar.detect.fusion import FusedFinding
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.intake.validation import REGION_RE
@@ -93,7 +94,7 @@ def _epoch_seconds(ts: Any) -> float:
     raise ValueError("ts must be an RFC 3339 string or epoch seconds")
 
 
-def _replay_incident_id(finding: Finding) -> str:
+def _replay_incident_id(finding: FusedFinding) -> str:
     """The same stream gives the same incident ids: derived from the service and the episode's start."""
     digest = hashlib.sha256(f"{finding.service}@{finding.opened_at.isoformat()}".encode()).digest()
     return "r" + base64.b32encode(digest).decode().lower()[:11]

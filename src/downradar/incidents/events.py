@@ -24,6 +24,7 @@ class Evidence:
     baseline_per_min: float = 0.0
     score: float = 0.0
     regions: tuple[str, ...] = ()
+    signals: tuple[str, ...] = ()  # kinds of signal that agree: reports, probes, official
 
 
 def record_event(
@@ -51,6 +52,7 @@ def record_event(
         "reports_per_min": round(evidence.reports_per_min, 3),
         "baseline_per_min": round(evidence.baseline_per_min, 3),
         "score": round(evidence.score, 3),
+        "signals": list(evidence.signals),
     }
     inserted = conn.execute(
         events.insert().values(

@@ -79,6 +79,9 @@ class IncidentView:
     managed_by: str
     confirmed_at: datetime | None
     dismissed_at: datetime | None
+    signals: list[str] | None  # kinds of signal that agreed (detector incidents)
+    acknowledged_at: datetime | None  # when the provider's own page first admitted it
+    acknowledgement: str | None
     updates: list[UpdateView]  # newest first, as Statuspage lists them
     component_ids: list[str]
 
