@@ -1,5 +1,6 @@
-"""Live detection: once a minute, the last complete minute's report counts go through the detector and
-its findings through the automatic-incident code. On start it learns from the stored history first.
+"""Live detection: once a minute, the last complete minute's report counts go through the detector, its
+findings with the minute's probe results and provider page changes through fusion, and the fused findings
+through the automatic-incident code. On start it learns from the stored history first.
 
 The detector is pure and not thread-safe; every use of it here happens under one lock.
 """
@@ -17,13 +18,25 @@ from sqlalchemy import Engine, func, select
 from downradar.catalog import Catalog
 from downradar.clock import Clock
 from downradar.detect import Detector, DetectorConfig, Expectation, SeriesKey, epoch_minute, minute_datetime
+from downradar.detect.fusion import Fusion
+from downradar.detect.probe_state import ProbeTracker, ProbeVerdict
+from downradar.evidence_feed import (
+    latest,
+    minute_end,
+    results_by_minute,
+    stored_rules,
+    upstream_before,
+    upstream_by_minute,
+)
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
+from downradar.model import UpstreamState
 from downradar.series_feed import MinuteRow, series_counts
 from downradar.store.schema import report_minutes
 
 log = logging.getLogger("downradar.detection")
 HISTORY = timedelta(days=14)
 APPLY_HISTORY = timedelta(hours=6)  # findings older than this at start-up only train the detector
+EVIDENCE_HISTORY = timedelta(hours=1)  # probe and provider history read before the first applied minute
 GRACE = timedelta(seconds=3)  # a minute's last reports are committed within this after it ends
 
 
@@ -40,6 +53,11 @@ class LiveDetection:
         self.clock = clock
         self.detector = Detector(config)
         self.automatic = AutomaticIncidents(catalog, policy)
+        self.fusion = Fusion()
+        self.probes = ProbeTracker()
+        self.official: dict[str, UpstreamState] = {}  # providers' states as of the last minute processed
+        self.verdicts: list[ProbeVerdict] = []  # probes' verdicts at the end of the last minute processed
+        self._evidence_from: int | None = None  # first minute probe and provider evidence is read for
         self._lock = threading.Lock()
         self._next_minute: int | None = None  # epoch minute not yet processed
         self._scores: dict[str, float] = {}
@@ -54,18 +72,35 @@ class LiveDetection:
         last = self.last_complete_minute(now)
         with self._lock:
             first = self._next_minute if self._next_minute is not None else self._history_start(now)
-            if first is None or first > last:
+            if first is None:
+                first = last  # no reports yet: probes and provider pages still count from now on
+            if first > last:
                 return 0
             counts = self._read(first, last)
             apply_from = epoch_minute(now - APPLY_HISTORY)
+            evidence_from = max(first, apply_from - int(EVIDENCE_HISTORY.total_seconds() // 60))
+            with self.engine.connect() as conn:
+                self.probes.set_rules(stored_rules(conn))
+                if self._evidence_from is None:
+                    self._evidence_from = evidence_from
+                    self.official = upstream_before(conn, evidence_from)
+                start = max(first, evidence_from)
+                results = results_by_minute(conn, start, last) if start <= last else {}
+                changes = upstream_by_minute(conn, start, last) if start <= last else {}
             for minute in range(first, last + 1):
                 result = self.detector.observe(minute, series_counts(counts.get(minute, ())))
                 for finding in result.findings:
                     self._scores[finding.service] = 0.0 if finding.state == "closed" else finding.score
-                if result.findings and minute >= apply_from:
+                if minute < evidence_from:
+                    continue
+                self.probes.observe(results.get(minute, ()))
+                self.official = latest(changes.get(minute, ()), self.official)
+                self.verdicts = self.probes.verdicts(minute_end(minute))
+                fused = self.fusion.step(result, self.verdicts, self.official)
+                if fused and minute >= apply_from:
                     moment = min(minute_datetime(minute + 1), now)
                     with self.engine.begin() as conn:
-                        self.automatic.apply(conn, result, moment)
+                        self.automatic.apply_fused(conn, fused, moment)
             self._next_minute = last + 1
             return last - first + 1
 

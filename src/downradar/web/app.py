@@ -26,10 +26,13 @@ from downradar.intake.ratelimit import ReportRateLimiter
 from downradar.intake.report_store import ReportStore
 from downradar.model import CLOSED_STATUSES
 from downradar.notify.worker import DeliveryWorker
+from downradar.probes.local import LocalProbes
+from downradar.probes.registry import sync_catalog_probes
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
+from downradar.upstream.poller import UpstreamPoller
 from downradar.watch import LiveDetection
 from downradar.web import (
     admin_api,
@@ -39,6 +42,7 @@ from downradar.web import (
     feeds,
     ops,
     pages,
+    probes_api,
     reports_api,
     statuspage_api,
     subscribe,
@@ -81,6 +85,7 @@ def create_app(
         upgrade(engine)
         with engine.begin() as conn:
             sync_catalog(conn, catalog, clock.now())
+            sync_catalog_probes(conn, catalog, clock.now())
             secret = settings.secret or get_or_create(conn, "client_secret")
             admin_token = settings.admin_token or get_or_create(conn, "admin_token")
         store = ReportStore(engine, dedup_window=timedelta(minutes=settings.dedup_minutes))
@@ -108,6 +113,14 @@ def create_app(
         if settings.deliver:
             worker = DeliveryWorker(engine, settings, page_url=catalog.page.url, clock=clock)
             background.append(asyncio.create_task(worker.run_forever_async()))
+        if settings.probes:
+            local = LocalProbes(
+                engine, clock, location=settings.probe_location, concurrency=settings.probe_concurrency
+            )
+            background.append(asyncio.create_task(local.run()))
+        watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
+        if settings.upstream and watched:
+            background.append(asyncio.create_task(UpstreamPoller(engine, watched, clock=clock).run()))
         if feed is not None:
             background.append(asyncio.create_task(feed.run(app.state.runtime)))
         log.info(
@@ -141,6 +154,7 @@ def create_app(
     app.include_router(reports_api.router)
     app.include_router(admin_api.router)
     app.include_router(alert_routes_api.router)
+    app.include_router(probes_api.router)
     app.include_router(subscribe.router)
     app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
