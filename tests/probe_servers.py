@@ -4,7 +4,7 @@ The HTTP server's paths behave the way probed services misbehave:
 
     /ok               200 "all ok"
     /flap             200 and 500 alternately
-    /slow?ms=N        waits N ms, then 200 "all ok"
+    /slow?ms=N        waits N ms, then 200 "all ok" (or ?status=N)
     /status/N         answers status N
     /json             {"status": {"indicator": "none"}, "items": [{"up": true}, {"up": false}]}
     /post             200 only for POST with header X-Probe-Token: s3cret and body "ping", else 400
@@ -110,7 +110,7 @@ class ProbeTarget:
             return (500, b"oops", {}) if failing else (200, b"all ok", {})
         if path == "/slow":
             time.sleep(int(query.get("ms", ["1000"])[0]) / 1000)
-            return 200, b"all ok", {}
+            return int(query.get("status", ["200"])[0]), b"all ok", {}
         if path.startswith("/status/"):
             return int(path.rsplit("/", 1)[1]), b"status page says hi", {}
         if path == "/json":
