@@ -3,8 +3,8 @@ mapped onto our components. Pure functions, no I/O.
 
 Feeds carry no structured status, so `parse_feed` reads the text with a few documented rules:
 
-- An entry is one incident (or maintenance). Only entries updated within `OPEN_WINDOW` of when we saw the
-  feed can still be open; older ones are history.
+- An entry is one incident (or maintenance). Only entries updated within `OPEN_WINDOW` (24 h) before we
+  saw the feed can still be open; older ones are history, and ones published after it are ignored.
 - Its latest status is the first status label in its content (Statuspage lists updates newest first as
   `<strong>Resolved</strong> - …`; incident.io writes `Status: Resolved`). Without any label, the entry is
   closed when its text says "resolved" or "completed".
@@ -38,6 +38,8 @@ from downradar.model import (
 )
 
 OPEN_WINDOW = timedelta(hours=24)
+# Entries published later than this after `seen_at` did not exist yet (a replay); less is clock skew.
+CLOCK_SKEW = timedelta(minutes=5)
 
 # Statuspage's own wording of each page indicator, used when a feed gives us none.
 INDICATOR_DESCRIPTIONS = {
@@ -67,14 +69,9 @@ def load_json(body: bytes) -> Any:
 
 def parse_summary(data: Any, *, service: str, seen_at: datetime, mapping: Mapping[str, str]) -> UpstreamState:
     """The state an Atlassian Statuspage / incident.io `summary.json` describes."""
-    if not isinstance(data, dict):
-        raise UpstreamFormatError(f"not a Statuspage summary: expected a JSON object, got {_kind(data)}")
-    status = data.get("status")
-    if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
-        raise UpstreamFormatError('not a Statuspage summary: no "status": {"indicator": …} object')
-    indicator = status["indicator"]
-    if indicator not in INDICATOR_DESCRIPTIONS:
-        raise UpstreamFormatError(f"not a Statuspage summary: unknown status indicator {indicator!r}")
+    data = check_summary(data)
+    indicator = data["status"]["indicator"]
+    status = data["status"]
     provider_components = _list_field(data, "components")
     provider_incidents = _list_field(data, "incidents")
     names = _name_index(mapping)
@@ -105,6 +102,21 @@ def parse_summary(data: Any, *, service: str, seen_at: datetime, mapping: Mappin
         incidents=incidents,
         provider_updated_at=_time(page.get("updated_at")),
     )
+
+
+def check_summary(data: Any) -> dict[str, Any]:
+    """`data` itself when it has the shape of a Statuspage summary; `UpstreamFormatError` otherwise."""
+    if not isinstance(data, dict):
+        raise UpstreamFormatError(f"not a Statuspage summary: expected a JSON object, got {_kind(data)}")
+    status = data.get("status")
+    if not isinstance(status, dict) or not isinstance(status.get("indicator"), str):
+        raise UpstreamFormatError('not a Statuspage summary: no "status": {"indicator": …} object')
+    indicator = status["indicator"]
+    if indicator not in INDICATOR_DESCRIPTIONS:
+        raise UpstreamFormatError(f"not a Statuspage summary: unknown status indicator {indicator!r}")
+    for name in ("components", "incidents"):
+        _list_field(data, name)
+    return data
 
 
 def _summary_incident(incident: dict[str, Any], names: Mapping[str, str]) -> UpstreamIncident:
@@ -203,6 +215,8 @@ def parse_feed(
         last_touched = entry.updated or entry.published
         if last_touched is None or seen_at - last_touched > OPEN_WINDOW:
             continue
+        if (entry.published or last_touched) > seen_at + CLOCK_SKEW:
+            continue
         status = _latest_status(entry)
         if status in CLOSED_STATUSES:
             continue
@@ -263,7 +277,7 @@ def _entry(raw: Any) -> _Entry:
         html=body,
         text=html.unescape(_TAGS.sub(" ", body)),
         published=_struct_time(raw.get("published_parsed")),
-        updated=_struct_time(raw.get("updated_parsed")),
+        updated=_struct_time(dict.get(raw, "updated_parsed")),  # no fallback to published
     )
 
 
