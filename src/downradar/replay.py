@@ -2,7 +2,14 @@
 the live server, with a temporary in-memory store, writing the incident events (DESIGN.md 3.2).
 
 Reports must come in time order (a report a little older than the minute being filled counts in that
-minute, as a late arrival would live). Services, components and regions the catalog does not know are
+minute, as a late arrival would live). The stream may also hold probe results and provider page states,
+which go through the same probe tracker and fusion as live:
+
+    {"ts": "...Z", "probe": {"id": "chatgpt.api", "location": "eu", "ok": false, "latency_ms": 812.5,
+                             "status_code": 503, "error": "status 503 not in 200-399"}}
+    {"ts": "...Z", "upstream": {"service": "chatgpt", "indicator": "major", "description": "...",
+                                "components": {"conversations": "major_outage"}, "incidents": [...]}}
+ Services, components and regions the catalog does not know are
 created as they appear. Deterministic: the same stream gives the same events.
 """
 
@@ -26,15 +33,19 @@ from sqlalchemy.pool import StaticPool
 
 from downradar.catalog import Catalog, Component, Page, Service
 from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey, minute_datetime
-from downradar.detect.fusion import FusedFinding
+from downradar.detect.fusion import FusedFinding, Fusion
+from downradar.detect.probe_state import ProbeTracker
+from downradar.evidence_feed import latest, minute_end, rule_of
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.intake.validation import REGION_RE
+from downradar.model import ProbeResult, UpstreamState
 from downradar.series_feed import series_counts, series_keys
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import new_component_row, new_service_row
 from downradar.store.schema import components as components_table
 from downradar.store.schema import services as services_table
+from downradar.upstream.parse import state_from_json
 
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
 DEDUP_SECONDS = 15 * 60
@@ -52,6 +63,8 @@ class ReplayStats:
     duplicates: int = 0
     late: int = 0
     rejected: int = 0
+    probe_results: int = 0
+    upstream_states: int = 0
     minutes: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
@@ -128,6 +141,14 @@ class Replay:
         upgrade(self.engine)
         self.detector = Detector(config)
         self.automatic = AutomaticIncidents(self.catalog, policy, incident_ids=_replay_incident_id)
+        self.fusion = Fusion()
+        self.probes = ProbeTracker()
+        self.probes.set_rules(
+            {p.key(s.id): rule_of(s.id, p) for s in self.catalog.services for p in s.probes}
+        )
+        self.official: dict[str, UpstreamState] = {}
+        self._probe_results: list[ProbeResult] = []  # this minute's
+        self._upstream: list[UpstreamState] = []
         self.on_event = on_event
         self.stats = ReplayStats()
         self._known = {s.id: {c.id for c in s.components} for s in self.catalog.services}
@@ -250,6 +271,9 @@ class Replay:
             stats.late += late
 
     def feed(self, report: dict[str, Any]) -> None:
+        if "service" not in report and ("probe" in report or "upstream" in report):
+            self._feed_evidence(report)
+            return
         service = report["service"]
         if type(service) is not str or service not in self._slugs:
             if not isinstance(service, str) or not SLUG.match(service):
@@ -297,6 +321,29 @@ class Replay:
             self._ready[self._shared(fields)] = found  # feed_lines finds it without normalising the fields
         self._ids.append(found)
         stats.counted += 1
+
+    def _feed_evidence(self, record: dict[str, Any]) -> None:
+        """A probe result or a provider page state: counted in the minute of its `ts`."""
+        seconds = _epoch_seconds(record.get("ts"))
+        moment = datetime.fromtimestamp(seconds, tz=UTC)
+        if "probe" in record:
+            probe = _probe_result(record["probe"], moment)
+        else:
+            upstream = _upstream_state(record["upstream"], record["ts"])
+        service = probe.probe.split(".", 1)[0] if "probe" in record else upstream.service
+        if service not in self._known:
+            self._discover(service, "")  # its incidents need the service in the store
+        minute = int(seconds // 60)
+        if self._minute is None:
+            self._minute = minute
+        elif minute > self._minute:
+            self._flush(minute)
+        if "probe" in record:
+            self._probe_results.append(probe)
+            self.stats.probe_results += 1
+        else:
+            self._upstream.append(upstream)
+            self.stats.upstream_states += 1
 
     def _cell_id(self, cell: Cell) -> int:
         """The id of a cell not in `_ready`, after the catalog check the usual path skips."""
@@ -351,10 +398,16 @@ class Replay:
             self._registered(list(counts), self.detector.register(counts))  # known now: no side effects
         self._observed = self._minute
         self.stats.minutes += next_minute - self._minute
-        if result.findings:
+        self.probes.observe(sorted(self._probe_results, key=lambda r: r.ts))
+        self.official = latest(self._upstream, self.official)
+        self._probe_results.clear()
+        self._upstream.clear()
+        verdicts = self.probes.verdicts(minute_end(self._minute)) if self.probes.rules else []
+        fused = self.fusion.step(result, verdicts, self.official)
+        if fused:
             now = minute_datetime(self._minute + 1)
             with self.engine.begin() as conn:
-                self.automatic.apply(conn, result, now)
+                self.automatic.apply_fused(conn, fused, now)
             self._drain_events()
         self._minute = next_minute
         if sum(map(len, self._last_counted.values())) > 200_000:
@@ -495,6 +548,49 @@ class Replay:
         self._stored = stored
         self._touched.clear()
         self._dirty = False
+
+
+def _probe_result(data: Any, ts: datetime) -> ProbeResult:
+    if not isinstance(data, dict):
+        raise ValueError("probe must be an object")
+    key, ok = data.get("id"), data.get("ok")
+    if type(key) is not str or "." not in key or not all(SLUG.match(p) for p in key.split(".", 1)):
+        raise ValueError(f"probe id {key!r} is not '<service>.<probe>'")
+    if type(ok) is not bool:
+        raise ValueError("probe ok must be true or false")
+    location = data.get("location", "replay")
+    if type(location) is not str or not SLUG.match(location):
+        raise ValueError(f"probe location {location!r} is not a slug")
+    latency = data.get("latency_ms")
+    if latency is not None and (not isinstance(latency, int | float) or isinstance(latency, bool)):
+        raise ValueError("probe latency_ms must be a number")
+    status = data.get("status_code")
+    error = data.get("error")
+    return ProbeResult(
+        probe=key,
+        location=location,
+        ts=ts,
+        ok=ok,
+        latency_ms=float(latency) if latency is not None else None,
+        status_code=status if type(status) is int else None,
+        error=str(error) if error is not None else None,
+    )
+
+
+INDICATORS = ("none", "minor", "major", "critical", "maintenance")
+
+
+def _upstream_state(data: Any, ts: Any) -> UpstreamState:
+    if not isinstance(data, dict):
+        raise ValueError("upstream must be an object")
+    if type(data.get("service")) is not str or not SLUG.match(data["service"]):
+        raise ValueError(f"upstream service {data.get('service')!r} is not a slug")
+    if data.get("indicator") not in INDICATORS:
+        raise ValueError(f"upstream indicator must be one of {', '.join(INDICATORS)}")
+    try:
+        return state_from_json({**data, "ts": ts})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"upstream state is not valid: {exc}") from exc
 
 
 def _components(slugs: set[str]) -> list[Component]:
