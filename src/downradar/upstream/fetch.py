@@ -63,7 +63,7 @@ async def fetch(
             body = await _read_capped(r)
     except httpx.TimeoutException:
         return FetchResult("error", error=f"timed out after {timeout:g} s fetching {url}")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return FetchResult("error", error=f"{_describe(exc)} fetching {url}")
     except _TooLarge:
         return FetchResult("error", error=f"body larger than {MAX_BODY_BYTES} bytes at {url}")
@@ -126,7 +126,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: httpx.HTTPError | httpx.InvalidURL) -> str:
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect ({exc or 'connection refused'})"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -81,6 +81,7 @@ class UpstreamPoller:
                 kind, fetch_url = await detect_kind(self._http(), spec.url, spec.timeout_seconds)
             except UpstreamDetectError as exc:
                 await self._db(history.record_poll, service, spec, PollOutcome.failed(str(exc)), now)
+                await self._after_failure(service, spec, str(exc))
                 return
             await self._db(history.remember_detection, service, kind, fetch_url)
             etag = last_modified = None
@@ -92,10 +93,8 @@ class UpstreamPoller:
         changed = await self._db(history.record_poll, service, spec, outcome, now)
         if changed:
             log.info("upstream %s: %s", service, outcome.state.description if outcome.state else "")
-        if outcome.status == "error" and spec.kind == "auto":
-            status = await self._db(history.feed_status, service)
-            if status is not None and status["failures"] % REDETECT_AFTER == 0:
-                await self._db(history.forget_detection, service)
+        if outcome.status == "error":
+            await self._after_failure(service, spec, outcome.error)
 
     async def run(self) -> None:
         """Poll every page at its interval until cancelled."""
@@ -120,6 +119,14 @@ class UpstreamPoller:
             self._client = None
 
     # --- internals ---
+
+    async def _after_failure(self, service: str, spec: UpstreamSpec, error: str | None) -> None:
+        status = await self._db(history.feed_status, service)
+        failures = status["failures"] if status is not None else 0
+        if failures == 1:  # say so once, not at every poll of a page that stays down
+            log.warning("upstream %s: %s", service, error)
+        if spec.kind == "auto" and failures and failures % REDETECT_AFTER == 0:
+            await self._db(history.forget_detection, service)
 
     def _start(self, service: str) -> None:
         self._tasks[service] = asyncio.create_task(self._loop(service), name=f"upstream:{service}")
