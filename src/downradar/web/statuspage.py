@@ -2,6 +2,10 @@
 
 Each service is a component group (id = service id) whose children are its components
 (id = "<service>.<component>"), so a Statuspage client sees the whole page.
+
+Downradar's own additions sit under a `downradar` key (Statuspage clients ignore unknown fields; the
+Statuspage fields keep their meaning): on each group, the provider's official status and the honesty
+gap; on each incident, the signals that agreed and when the provider acknowledged it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from downradar.catalog import Page
+from downradar.incidents.honesty import Honesty
 from downradar.incidents.queries import ComponentView, IncidentView, ServiceView, page_status
 from downradar.web.timefmt import iso, zone
 
@@ -49,7 +54,7 @@ class StatuspageFormatter:
             "only_show_if_degraded": component.only_show_if_degraded,
         }
 
-    def group(self, service: ServiceView) -> dict[str, Any]:
+    def group(self, service: ServiceView, honesty: Honesty | None = None) -> dict[str, Any]:
         return {
             "id": service.id,
             "name": service.name,
@@ -65,12 +70,45 @@ class StatuspageFormatter:
             "group": True,
             "only_show_if_degraded": False,
             "components": [c.id for c in service.components],
+            "downradar": self.honesty(honesty),
         }
 
-    def components(self, services: list[ServiceView]) -> list[dict[str, Any]]:
+    def honesty(self, honesty: Honesty | None) -> dict[str, Any]:
+        """The extension on a group: official status, honesty gap, acknowledgement grade."""
+        if honesty is None or not honesty.watched:
+            official = None
+        else:
+            state = honesty.official
+            official = {
+                "indicator": state.indicator if state else None,
+                "description": state.description if state else None,
+                "admits_problem": state.admits_problem if state else None,
+                "seen_at": iso(state.ts, self.tz) if state else None,
+                "reachable": honesty.reachable,
+                "last_ok_at": iso(honesty.last_ok_at, self.tz),
+            }
+        grade = honesty.grade if honesty is not None else None
+        return {
+            "official_status": official,
+            "honesty_gap": bool(honesty and honesty.gap),
+            "state": honesty.state if honesty is not None else None,
+            "acknowledgement": None
+            if grade is None
+            else {
+                "grade": grade.letter,
+                "average_delay_minutes": round(grade.average_minutes, 1),
+                "incidents": grade.incidents,
+                "acknowledged": grade.acknowledged,
+                "window_days": 90,
+            },
+        }
+
+    def components(
+        self, services: list[ServiceView], honesty: dict[str, Honesty] | None = None
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for service in services:
-            out.append(self.group(service))
+            out.append(self.group(service, (honesty or {}).get(service.id)))
             out.extend(self.component(c) for c in service.components)
         return out
 
@@ -109,6 +147,16 @@ class StatuspageFormatter:
                 if cid in components_by_id
             ],
         }
+        if incident.kind == "incident":
+            delay = None
+            if incident.acknowledged_at is not None:
+                delay = max(0.0, (incident.acknowledged_at - incident.created_at).total_seconds() / 60)
+            body["downradar"] = {
+                "signals": incident.signals or [],
+                "acknowledged_at": iso(incident.acknowledged_at, self.tz),
+                "acknowledgement": incident.acknowledgement,
+                "acknowledgement_delay_minutes": None if delay is None else round(delay, 1),
+            }
         if incident.kind == "maintenance":
             body["scheduled_for"] = iso(incident.scheduled_for, self.tz)
             body["scheduled_until"] = iso(incident.scheduled_until, self.tz)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 
+from downradar.incidents.honesty import Honesty, honesty_by_service
 from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
@@ -25,6 +26,7 @@ class _Snapshot:
         self.format = StatuspageFormatter(rt.catalog.page)
         self.services: list[ServiceView] = load_services(conn)
         self.components_by_id = {c.id: c for s in self.services for c in s.components}
+        self.honesty: dict[str, Honesty] = honesty_by_service(conn, rt.clock.now())
         self.conn = conn
 
     def incidents(self, **filters: Any) -> list[IncidentView]:
@@ -59,7 +61,7 @@ def summary(request: Request) -> JSON:
         return _respond(
             {
                 "page": snap.page(unresolved, maintenances),
-                "components": snap.format.components(snap.services),
+                "components": snap.format.components(snap.services, snap.honesty),
                 "incidents": snap.incident_list(unresolved),
                 "scheduled_maintenances": snap.incident_list(maintenances),
                 "status": snap.format.status(snap.services, unresolved),
@@ -79,7 +81,9 @@ def status(request: Request) -> JSON:
 @router.get("/components.json", summary="Every component; each service is a group")
 def components(request: Request) -> JSON:
     with _snapshot(request) as snap:
-        return _respond({"page": snap.page(), "components": snap.format.components(snap.services)})
+        return _respond(
+            {"page": snap.page(), "components": snap.format.components(snap.services, snap.honesty)}
+        )
 
 
 @router.get("/incidents.json", summary="The 50 most recent incidents")
