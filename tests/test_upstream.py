@@ -519,3 +519,10 @@ def test_set_services_forgets_detection_when_the_url_changes(engine: Engine, ups
         upstream.url + "/feed.rss",
     )
     assert current is not None and current.components == {"files": "degraded_performance"}
+
+
+def test_state_from_json_takes_a_datetime_or_rejects_a_bad_time() -> None:
+    data = state_to_json(summary("summary_operational.json"))
+    assert state_from_json({**data, "ts": SEEN}).ts == SEEN
+    with pytest.raises(ValueError, match="not an RFC 3339 time"):
+        state_from_json({**data, "ts": "yesterday"})
