@@ -21,12 +21,14 @@ COMPONENT = {
     "id", "name", "status", "created_at", "updated_at", "position", "description", "showcase", "start_date",
     "group_id", "page_id", "group", "only_show_if_degraded",
 }  # fmt: skip
-GROUP = COMPONENT | {"components"}
-INCIDENT = {
+# Downradar's own additions live under one documented "downradar" key (official status, signals).
+GROUP = COMPONENT | {"components", "downradar"}
+INCIDENT_BASE = {
     "id", "name", "status", "impact", "created_at", "updated_at", "monitoring_at", "resolved_at", "shortlink",
     "started_at", "page_id", "incident_updates", "components",
 }  # fmt: skip
-MAINTENANCE = INCIDENT | {"scheduled_for", "scheduled_until"}
+INCIDENT = INCIDENT_BASE | {"downradar"}
+MAINTENANCE = INCIDENT_BASE | {"scheduled_for", "scheduled_until"}
 # Atlassian's incident updates also carry deliver_notifications, custom_tweet and tweet_id.
 UPDATE = {
     "id", "status", "body", "incident_id", "created_at", "updated_at", "display_at", "affected_components",
