@@ -1,5 +1,5 @@
 """The command line: the only entry point for humans (run, demo, db, incident, maintenance, route, subscriber,
-worker)."""
+worker; agent, location and probe come from cli_probes)."""
 
 from __future__ import annotations
 
@@ -641,3 +641,12 @@ def score_series(
     scores = [scorer.update(moment, value) for moment, value in rows]
     write_scores_csv(out_path, rows, scores)
     err.print(f"{len(scores):,} rows scored into {out_path}", highlight=False)
+
+
+def _register_probe_commands() -> None:
+    from downradar import cli_probes
+
+    cli_probes.register(app)
+
+
+_register_probe_commands()
