@@ -329,7 +329,7 @@ class Replay:
         if "probe" in record:
             probe = _probe_result(record["probe"], moment)
         else:
-            upstream = _upstream_state(record["upstream"], record["ts"])
+            upstream = _upstream_state(record["upstream"], moment)
         service = probe.probe.split(".", 1)[0] if "probe" in record else upstream.service
         if service not in self._known:
             self._discover(service, "")  # its incidents need the service in the store
@@ -580,7 +580,7 @@ def _probe_result(data: Any, ts: datetime) -> ProbeResult:
 INDICATORS = ("none", "minor", "major", "critical", "maintenance")
 
 
-def _upstream_state(data: Any, ts: Any) -> UpstreamState:
+def _upstream_state(data: Any, ts: datetime) -> UpstreamState:
     if not isinstance(data, dict):
         raise ValueError("upstream must be an object")
     if type(data.get("service")) is not str or not SLUG.match(data["service"]):
