@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from typer.testing import CliRunner
 from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings
 from downradar.cli_probes import register
 from downradar.config import Settings
+from downradar.probes import registry
 from downradar.probes.agent import Agent, AgentError
 from downradar.store import make_engine
 from downradar.store.schema import probe_results
@@ -253,26 +254,35 @@ def test_two_locations_each_store_their_own_view(settings: Settings, target: Tar
 
 
 def test_results_wait_while_the_server_is_away(settings: Settings, target: Target) -> None:
+    """Nothing is lost across a restart; results of a probe deleted meanwhile are refused one by one and
+    dropped, without holding back the others."""
     port = free_port()
     live = serve(settings, port)
     quiet_catalog_probe(live)
     add_probe(live, "both", f"{target.url}/ok")
+    add_probe(live, "gone", f"{target.url}/ok")
     token = add_location(live, "eu")
     agent = Agent(live.base_url, token, "eu", **FAST_AGENT)
     with AgentThread(agent) as running:
         try:
             wait_for(lambda: len(results(settings.db)) >= 2, what="first results")
             live.stop()
-            wait_for(lambda: agent.pending >= 3, what="results queued while the server is away")
+            wait_for(lambda: agent.pending >= 6, what="results queued while the server is away")
+            engine = make_engine(settings.db)
+            with engine.begin() as conn:
+                registry.delete_probe(conn, "acme.gone", datetime.now(UTC))
+            engine.dispose()
             live = serve(settings, port)
-            queued = agent.pending
             wait_for(
-                lambda: agent.pending == 0 and len(results(settings.db)) >= queued + 2, what="the backlog"
+                lambda: agent.pending == 0 and agent.dropped > 0 and len(results(settings.db)) >= 5,
+                what="the backlog",
             )
         finally:
             live.stop()
-        assert running.error is None and agent.dropped == 0
-    stamps = [ts for p, loc, ts, *_ in results(settings.db) if (p, loc) == ("acme.both", "eu")]
+        assert running.error is None
+    rows = results(settings.db)
+    assert {p for p, *_ in rows} == {"acme.both"}
+    stamps = [ts for p, loc, ts, *_ in rows if (p, loc) == ("acme.both", "eu")]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
     assert len(stamps) >= 5 and max(gaps) < 1.6, gaps  # one check a second, none lost
 
