@@ -161,6 +161,18 @@ def test_locations_filter_and_set_probes_replaces(target: ProbeTarget) -> None:
     assert all(0.8 < gap < 1.2 for gap in gaps), gaps  # its grid did not move
 
 
+def test_probe_removed_and_added_again_runs_once_per_tick(target: ProbeTarget) -> None:
+    sink = Sink()
+    scheduler = ProbeScheduler("here", sink, flush_seconds=0.2)
+    probe = {"svc.again": spec(target.url("/ok?again"))}
+    scheduler.set_probes(probe)
+    scheduler.set_probes({})
+    scheduler.set_probes(probe)
+    run_for(scheduler, 2.2)
+    assert scheduler.ticks_skipped == 0
+    assert 2 <= len(sink.results) <= 3
+
+
 def test_cancel_flushes_pending_results(target: ProbeTarget) -> None:
     sink = Sink()
     scheduler = ProbeScheduler("here", sink, flush_seconds=60)

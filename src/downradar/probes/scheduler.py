@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hashlib
 import heapq
+import itertools
 import logging
 import math
 import statistics
@@ -58,7 +59,7 @@ class Jitter:
 @dataclass
 class _Probe:
     spec: ProbeSpec
-    generation: int  # bumped when the probe is rescheduled; heap entries of older generations are stale
+    generation: int  # new (never reused) when the probe is (re)scheduled; older heap entries are stale
     busy: bool = False  # queued for or running a check
 
 
@@ -84,6 +85,9 @@ class ProbeScheduler:
         self._probes: dict[str, _Probe] = {}
         self._heap: list[tuple[float, int, str, int]] = []  # (planned wall time, tie-break, key, generation)
         self._sequence = 0
+        # Generations are unique over the scheduler's life, so a probe removed and added again is not
+        # also run by the heap entry it had before.
+        self._generations = itertools.count()
         self._wake = asyncio.Event()
         self._batch_full = asyncio.Event()
         self._stop = asyncio.Event()
@@ -107,11 +111,11 @@ class ProbeScheduler:
         for key, spec in wanted.items():
             known = self._probes.get(key)
             if known is None:
-                self._probes[key] = known = _Probe(spec, generation=0)
+                self._probes[key] = known = _Probe(spec, generation=next(self._generations))
                 self._schedule(key, known, self._next_slot(key, spec, wall))
             elif known.spec.interval_seconds != spec.interval_seconds:
                 known.spec = spec
-                known.generation += 1
+                known.generation = next(self._generations)
                 self._schedule(key, known, self._next_slot(key, spec, wall))
             else:
                 known.spec = spec
