@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from downradar.catalog import region_name
 from downradar.detect import Expectation
+from downradar.incidents.honesty import honesty_by_service
 from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import (
     ComponentView,
@@ -37,6 +38,7 @@ from downradar.store.report_series import Bucket, Share, report_summary
 from downradar.web.chart import report_chart
 from downradar.web.reports_api import accept_report, client_address
 from downradar.web.runtime import Runtime, runtime
+from downradar.web.signals_view import honesty_for, probe_views
 from downradar.web.timefmt import iso, zone
 
 router = APIRouter(include_in_schema=False)
@@ -245,6 +247,7 @@ def overview(request: Request) -> HTMLResponse:
         maintenance = load_incidents(conn, kind="maintenance", unresolved=True)
         # `since` filters on created_at, never before started_at unless a start was set in the future.
         recent = [i for i in load_incidents(conn, since=since) if i.started_at >= since]
+        honesty = honesty_by_service(conn, rt.clock.now())
     indicator, description = page_status(services, open_incidents)
     active, upcoming = _split_maintenance(maintenance)
     return render(
@@ -259,6 +262,7 @@ def overview(request: Request) -> HTMLResponse:
             "active_maintenance": active,
             "upcoming_maintenance": upcoming,
             "history": _history(recent, today, time_zone),
+            "honesty": honesty,
         },
     )
 
@@ -285,6 +289,8 @@ def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
         open_incidents = load_incidents(conn, unresolved=True, service_id=service_id)
         maintenance = load_incidents(conn, kind="maintenance", unresolved=True, service_id=service_id)
         summary = report_summary(conn, service_id, now, CHART_HOURS)
+        probes = probe_views(rt, conn, service_id, now)
+        honesty = honesty_for(conn, service_id, now)
     entry = rt.catalog.service(service_id)
     names = {c.slug: c.name for c in service.components}
     names["other"] = "Other"
@@ -296,6 +302,8 @@ def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
         "open_incidents": open_incidents,
         "active_maintenance": active,
         "upcoming_maintenance": upcoming,
+        "probes": probes,
+        "honesty": honesty,
         "chart": report_chart(
             summary.buckets,
             rt.catalog.page.time_zone,
