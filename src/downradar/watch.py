@@ -72,8 +72,8 @@ class LiveDetection:
         last = self.last_complete_minute(now)
         with self._lock:
             first = self._next_minute if self._next_minute is not None else self._history_start(now)
-            if first is None:
-                first = last  # no reports yet: probes and provider pages still count from now on
+            if first is None:  # no reports yet: the last hour of probes and provider pages still counts
+                first = last - int(EVIDENCE_HISTORY.total_seconds() // 60)
             if first > last:
                 return 0
             counts = self._read(first, last)
