@@ -67,7 +67,7 @@ async def run_check(
     started = now()
     attempt = _Attempt(ok=False, latency_ms=None, error="not run")
     for _ in range(spec.retries + 1):
-        attempt = await _attempt_once(spec, client, now)
+        attempt = await _attempt_once(spec, client)
         if attempt.ok:
             break
     return ProbeResult(
@@ -81,9 +81,9 @@ async def run_check(
     )
 
 
-async def _attempt_once(spec: ProbeSpec, client: httpx.AsyncClient, now: Callable[[], datetime]) -> _Attempt:
+async def _attempt_once(spec: ProbeSpec, client: httpx.AsyncClient) -> _Attempt:
     if spec.kind == "http":
-        return await _http(spec, client, now)
+        return await _http(spec, client)
     if spec.kind == "tcp":
         return await _tcp(spec)
     return await _dns(spec)
@@ -92,7 +92,7 @@ async def _attempt_once(spec: ProbeSpec, client: httpx.AsyncClient, now: Callabl
 # -- http -------------------------------------------------------------------------------------------------
 
 
-async def _http(spec: ProbeSpec, client: httpx.AsyncClient, now: Callable[[], datetime]) -> _Attempt:
+async def _http(spec: ProbeSpec, client: httpx.AsyncClient) -> _Attempt:
     assert spec.url is not None  # ProbeSpec guarantees it for http probes
     start = time.perf_counter()
     try:
@@ -120,7 +120,7 @@ async def _http(spec: ProbeSpec, client: httpx.AsyncClient, now: Callable[[], da
     except httpx.TransportError as exc:
         return _Attempt(False, None, error=_transport_error(exc))
     latency_ms = (time.perf_counter() - start) * 1000
-    error = _http_condition_failed(spec, response, latency_ms, not_after, now)
+    error = _http_condition_failed(spec, response, latency_ms, not_after)
     return _Attempt(error is None, latency_ms, response.status_code, error)
 
 
@@ -129,14 +129,14 @@ def _http_condition_failed(
     response: httpx.Response,
     latency_ms: float,
     not_after: float | None,
-    now: Callable[[], datetime],
 ) -> str | None:
     """The first condition of the spec that the response breaks, in words; None when all hold."""
     status = response.status_code
     if not any(low <= status <= high for low, high in spec.status_ranges):
         return f"status {status} not in {spec.expect_status.replace(' ', '')}"
     if not_after is not None and spec.cert_min_days is not None:
-        days = (not_after - now().timestamp()) / 86_400
+        # Real time, not the injected clock: TLS verification just judged the certificate by real time too.
+        days = (not_after - time.time()) / 86_400
         if days < spec.cert_min_days:
             return f"certificate expires in {days:.1f} days (limit {spec.cert_min_days:g})"
     if spec.keyword is not None and spec.keyword not in response.text:
