@@ -227,3 +227,14 @@ def test_quorum_opens_from_probes_and_the_honesty_gap_closes_when_the_provider_a
             assert listed["acknowledgement_delay_minutes"] is not None
             assert "Elevated errors in ChatGPT conversations" in listed["acknowledgement"]
             assert "Signals that agree: probes, the official status page" in http.get("/services/acme").text
+            official = http.get("/api/v1/services/acme/official").json()
+            assert (
+                official["watched"]
+                and official["feed"]["reachable"]
+                and official["feed"]["kind"] == "statuspage"
+            )
+            assert [c["indicator"] for c in official["changes"]] == ["none", "major"]
+            assert official["current"]["components"] == {"conversations": "major_outage"}
+            (ack,) = official["acknowledgement"]["incidents"]
+            assert ack["incident_id"] == incident["id"] and ack["delay_minutes"] is not None
+            assert http.get("/api/v1/services/nope/official").status_code == 404

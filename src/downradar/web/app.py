@@ -40,6 +40,7 @@ from downradar.web import (
     errors,
     events_api,
     feeds,
+    official_api,
     ops,
     pages,
     probes_api,
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(admin_api.router)
     app.include_router(alert_routes_api.router)
     app.include_router(probes_api.router)
+    app.include_router(official_api.router)
     app.include_router(subscribe.router)
     app.include_router(events_api.router)
     app.include_router(statuspage_api.router)
