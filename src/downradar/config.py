@@ -77,6 +77,7 @@ class Settings(BaseSettings):
         default="local", pattern=r"^[a-z0-9-]{1,64}$", description="Location name of the server's own probes"
     )
     probe_concurrency: int = Field(default=100, ge=1, le=5000, description="Probe checks running at once")
+    probe_keep_days: float = Field(default=30.0, gt=0, description="Days probe results are kept")
     upstream: bool = Field(default=True, description="Poll the providers' status pages the catalog names")
     subscribe_rate_limit: str = Field(
         default="5/hour", description="Sign-ups per client address and per e-mail address"

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from downradar.model import CLOSED_STATUSES
 from downradar.notify.worker import DeliveryWorker
 from downradar.probes.local import LocalProbes
 from downradar.probes.registry import sync_catalog_probes
+from downradar.probes.results import prune_results
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
@@ -55,6 +56,7 @@ from downradar.web.runtime import Runtime
 log = logging.getLogger("downradar.web")
 STATIC = Path(__file__).with_name("static")
 MAINTENANCE_TICK_SECONDS = 20
+PRUNE_EVERY_SECONDS = 3600
 
 
 def open_incident_counts(engine: Engine) -> dict[str, int]:
@@ -105,7 +107,10 @@ def create_app(
             component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
         )
         app.fast_path = ReportFastPath(app.state.runtime)
-        background = [asyncio.create_task(_advance_maintenance_forever(engine, clock))]
+        background = [
+            asyncio.create_task(_advance_maintenance_forever(engine, clock)),
+            asyncio.create_task(_prune_probe_results_forever(engine, clock, settings.probe_keep_days)),
+        ]
         if settings.detect:
             detection = LiveDetection(engine, catalog, clock)
             app.state.runtime.detection = detection
@@ -191,6 +196,23 @@ async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:
         except Exception:
             log.exception("maintenance tick failed; retrying")
         await asyncio.sleep(MAINTENANCE_TICK_SECONDS)
+
+
+async def _prune_probe_results_forever(engine: Engine, clock: Clock, keep_days: float) -> None:
+    """Delete probe results older than the retention, hourly (from every location, agents' too)."""
+    while True:
+        try:
+            removed = await asyncio.to_thread(_prune_once, engine, clock.now() - timedelta(days=keep_days))
+            if removed:
+                log.info("deleted %d probe results older than %g days", removed, keep_days)
+        except Exception:
+            log.exception("pruning probe results failed; retrying")
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+def _prune_once(engine: Engine, before: datetime) -> int:
+    with engine.begin() as conn:
+        return prune_results(conn, before)
 
 
 def _advance_once(engine: Engine, clock: Clock) -> None:
