@@ -152,6 +152,7 @@ def run(
 
 
 DEMO_DB = Path("data/demo.db")
+DEMO_CATALOG_COPY = Path("data/demo-catalog.toml")
 
 
 @app.command()
@@ -165,9 +166,14 @@ def demo(
     lead_in: Annotated[int, typer.Option(help="Quiet demo minutes before the outage starts")] = 90,
 ) -> None:
     """Serve the demo catalog on an accelerated clock: a fortnight of history, live traffic, and after a
-    short lead-in the 4 February 2026 ChatGPT outage, detected live (what `make run` starts)."""
+    short lead-in the 4 February 2026 ChatGPT outage, detected live, with ChatGPT's status page and front
+    door played by the demo itself (what `make run` starts)."""
+    import uvicorn
+
     from downradar.demo import seed_demo
-    from downradar.demo_feed import DemoClock, DemoFeed, demo_start
+    from downradar.demo_feed import DemoClock, DemoFeed, demo_start, load_episode
+    from downradar.demo_provider import demo_app, provider_url, watched_catalog, write_catalog
+    from downradar.logs import configure
 
     if speed <= 0 or lead_in < 0:
         fail("--speed must be positive and --lead-in at least 0")
@@ -176,6 +182,12 @@ def demo(
             DEMO_DB.with_name(DEMO_DB.name + suffix).unlink(missing_ok=True)
         db = f"sqlite:///{DEMO_DB}"
     settings = _settings(db, None, host=host, port=port, page_refresh_seconds=10)
+    try:
+        # The server reads its catalog from a file: the demo's copy has ChatGPT watch the scripted provider.
+        catalog = watched_catalog(load_catalog(settings.catalog), provider_url(settings))
+    except CatalogError as exc:
+        fail(str(exc))
+    settings = settings.model_copy(update={"catalog": write_catalog(catalog, DEMO_CATALOG_COPY)})
     mailbox = None
     if not settings.smtp_host:
         from downradar.demo_mailbox import DemoMailbox
@@ -187,17 +199,32 @@ def demo(
         )
         err.print("Demo mailbox: e-mails (try /subscribe) are printed here instead of sent.")
     start = demo_start()
-    catalog = load_catalog(settings.catalog)
-    with _database(settings) as engine, err.status("Writing a fortnight of demo reports…"):
-        written = seed_demo(engine, catalog, start)
+    with _database(settings) as engine:
+        with err.status("Writing a fortnight of demo reports…"):
+            written = seed_demo(engine, catalog, start)
+        with engine.begin() as conn:
+            token = settings.admin_token or get_or_create(conn, "admin_token")
     if written:
         err.print(f"Demo data: {written:,} reports over the last 14 days.")
     err.print(
         f"Demo clock: {speed:g}× real time. The 4 Feb 2026 ChatGPT outage begins in about "
         f"{lead_in / speed * 60:.0f} s: open /services/chatgpt and watch the detector find it."
     )
+    if catalog.service("chatgpt") is not None:
+        acknowledged = load_episode()["provider_acknowledged_after_minutes"]
+        err.print(
+            f"ChatGPT's status page is played by the demo (demo data): as on 4 Feb 2026 it acknowledges "
+            f"the outage {acknowledged} demo minutes after it starts. Until then /services/chatgpt shows "
+            "the honesty gap; the front-door probe fails during the worst of it."
+        )
+    configure(settings.log_format)
+    err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
+    if settings.admin_token is None:
+        err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
+    feed = DemoFeed(catalog, timedelta(minutes=lead_in))
+    server = demo_app(settings, DemoClock(start, speed), feed)
     try:
-        _serve(settings, clock=DemoClock(start, speed), feed=DemoFeed(catalog, timedelta(minutes=lead_in)))
+        uvicorn.run(server, host=settings.host, port=settings.port, log_config=None, access_log=False)
     finally:
         if mailbox is not None:
             mailbox.stop()

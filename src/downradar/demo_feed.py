@@ -39,21 +39,34 @@ class DemoClock:
         return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
 
 
+def load_episode() -> dict[str, Any]:
+    return tomllib.loads(EPISODE.read_text(encoding="utf-8"))
+
+
 class DemoFeed:
     def __init__(self, catalog: Catalog, lead_in: timedelta, seed: int = 4) -> None:
         self.catalog = catalog
         self.lead_in = lead_in
-        self.episode = tomllib.loads(EPISODE.read_text(encoding="utf-8"))
+        self.episode = load_episode()
         self.rng = random.Random(seed)
         self._serial = 0
+        # Set once the feed runs; the scripted provider (demo_provider) keys its timeline off it too.
+        self.onset: datetime | None = None
+
+    def episode_level(self, minutes_since_onset: float) -> float:
+        """Reports per 15 minutes at this point of the episode (the usual level outside its curve)."""
+        usual = self.episode["usual_per_15min"]
+        at, per_15 = zip(*self.episode["curve"], strict=True)
+        return float(np.interp(minutes_since_onset, at, per_15, left=usual, right=usual))
+
+    @property
+    def episode_minutes(self) -> float:
+        """Minutes from the onset until the curve is back at the usual level (its last point)."""
+        return float(self.episode["curve"][-1][0])
 
     def episode_extra(self, minutes_since_onset: float) -> float:
         """Extra reporters per minute the episode adds over the usual level at this point."""
-        usual = self.episode["usual_per_15min"]
-        at, per_15 = zip(*self.episode["curve"], strict=True)
-        return (
-            max(float(np.interp(minutes_since_onset, at, per_15, left=usual, right=usual)) - usual, 0.0) / 15
-        )
+        return max(self.episode_level(minutes_since_onset) - self.episode["usual_per_15min"], 0.0) / 15
 
     def reports_for(self, minute: datetime, onset: datetime) -> list[dict[str, Any]]:
         """One minute's reports: ordinary traffic for every service, plus the episode's extra."""
@@ -104,7 +117,7 @@ class DemoFeed:
     async def run(self, rt: Runtime) -> None:
         """Post each demo minute's reports once it has passed, until the server stops."""
         start = rt.clock.now().replace(second=0, microsecond=0)
-        onset = start + self.lead_in
+        onset = self.onset = start + self.lead_in
         log.info("demo: the 4 Feb 2026 ChatGPT outage starts at %s demo time", onset.isoformat())
         minute = start
         while True:
