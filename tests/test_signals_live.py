@@ -120,9 +120,8 @@ name = "Acme Chat"
 def agent(server: LiveServer, http: httpx.Client, location: str, source: str) -> AgentThread:
     created = http.post("/api/v1/probe-locations", json={"name": location}, headers=server.admin)
     assert created.status_code == 201, created.text
-    probe_client = make_probe_client()
     # The agent's checks leave from `source`: the target tells the locations apart by it.
-    probe_client._transport = httpx.AsyncHTTPTransport(local_address=source)  # type: ignore[attr-defined]
+    probe_client = make_probe_client(local_address=source)
     return AgentThread(
         Agent(server.base_url, created.json()["token"], location, probe_client=probe_client, **FAST_AGENT)
     )

@@ -39,12 +39,17 @@ class _Attempt:
     error: str | None = None
 
 
-def make_probe_client(*, verify: ssl.SSLContext | bool = True, concurrency: int = 100) -> httpx.AsyncClient:
+def make_probe_client(
+    *, verify: ssl.SSLContext | bool = True, concurrency: int = 100, local_address: str | None = None
+) -> httpx.AsyncClient:
     """An HTTP client shared by many probes: certificates verified (certifi's CA bundle by default), no
     proxy or netrc from the environment, and a cookie jar that refuses every cookie, so one probe's session
-    never leaks into the next check. Timeouts come from each probe's spec."""
+    never leaks into the next check. Timeouts come from each probe's spec. `local_address` picks the
+    source address of HTTP checks (a host with several uplinks probing through one of them)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits, local_address=local_address)
     return httpx.AsyncClient(
+        transport=transport,
         verify=verify,
         limits=limits,
         trust_env=False,
