@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,10 +20,11 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from downradar import incidents as lifecycle
 from downradar.catalog import CatalogError, load_catalog
+from downradar.cli_common import CatalogOption, DbOption, change, database, err, fail, out, settings_for
 from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
 from downradar.incidents import IncidentError, NotFound
@@ -32,7 +32,6 @@ from downradar.incidents.queries import load_incidents
 from downradar.notify import routes, subscribers
 from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.migrate import current_revision
 from downradar.web.app import Feed
@@ -53,50 +52,12 @@ app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(route_app, name="route")
 app.add_typer(subscriber_app, name="subscriber")
 
-err = Console(stderr=True)
-out = Console()
-DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: DOWNRADAR_DB)")]
-CatalogOption = Annotated[
-    Path | None, typer.Option("--catalog", help="Catalog TOML (default: DOWNRADAR_CATALOG)")
-]
-
-
-def fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _settings(db: str | None = None, catalog: Path | None = None, **more: object) -> Settings:
-    overrides = {k: v for k, v in {"db": db, "catalog": catalog, **more}.items() if v is not None}
-    return Settings(**overrides)
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
-    """A migrated database whose catalog tables match the catalog file."""
-    try:
-        catalog = load_catalog(settings.catalog)
-    except CatalogError as exc:
-        fail(str(exc))
-    engine = make_engine(settings.db)
-    try:
-        upgrade(engine)
-        with engine.begin() as conn:
-            sync_catalog(conn, catalog, SystemClock().now())
-        yield engine
-    finally:
-        engine.dispose()
-
 
 @contextmanager
 def _change(settings: Settings) -> Iterator[Connection]:
     """A transaction for an incident change; bad input becomes a one-line error and exit code 2."""
-    with _database(settings) as engine:
-        try:
-            with engine.begin() as conn:
-                yield conn
-        except (IncidentError, NotFound, routes.RouteError) as exc:
-            fail(str(exc))
+    with change(settings, (IncidentError, NotFound, routes.RouteError)) as conn:
+        yield conn
 
 
 def _parse_components(values: list[str] | None) -> dict[str, str] | None:
@@ -131,7 +92,7 @@ def _serve(settings: Settings, *, clock: Clock | None = None, feed: Feed | None 
     from downradar.web import create_app
 
     configure(settings.log_format)
-    with _database(settings) as engine, engine.begin() as conn:
+    with database(settings) as engine, engine.begin() as conn:
         token = settings.admin_token or get_or_create(conn, "admin_token")
     err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
     if settings.admin_token is None:
@@ -148,7 +109,7 @@ def run(
     catalog: CatalogOption = None,
 ) -> None:
     """Serve the status page, the APIs and report intake (upgrades the database first)."""
-    _serve(_settings(db, catalog, host=host, port=port))
+    _serve(settings_for(db, catalog, host=host, port=port))
 
 
 DEMO_DB = Path("data/demo.db")
@@ -180,7 +141,7 @@ def demo(
         for suffix in ("", "-wal", "-shm"):  # a fresh demo each time: its clock runs ahead of the real one
             DEMO_DB.with_name(DEMO_DB.name + suffix).unlink(missing_ok=True)
         db = f"sqlite:///{DEMO_DB}"
-    settings = _settings(db, None, host=host, port=port, page_refresh_seconds=10)
+    settings = settings_for(db, None, host=host, port=port, page_refresh_seconds=10)
     try:
         # The server reads its catalog from a file: the demo's copy has ChatGPT watch the scripted provider.
         catalog = watched_catalog(load_catalog(settings.catalog), provider_url(settings))
@@ -200,7 +161,7 @@ def demo(
         )
         err.print("Demo mailbox: e-mails (try /subscribe) are printed here instead of sent.")
     start = demo_start()
-    with _database(settings) as engine:
+    with database(settings) as engine:
         with err.status("Writing a fortnight of demo reports…"):
             written = seed_demo(engine, catalog, start)
         with engine.begin() as conn:
@@ -237,7 +198,7 @@ def demo(
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply every pending migration."""
-    settings = _settings(db)
+    settings = settings_for(db)
     engine = make_engine(settings.db)
     try:
         upgrade(engine)
@@ -251,7 +212,7 @@ def db_upgrade(db: DbOption = None) -> None:
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Show the database's schema revision."""
-    engine = make_engine(_settings(db).db)
+    engine = make_engine(settings_for(db).db)
     try:
         out.print(current_revision(engine) or "empty (run `downradar db upgrade`)")
     finally:
@@ -280,7 +241,7 @@ def incident_open(
     catalog: CatalogOption = None,
 ) -> None:
     """Open an incident."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         incident_id = lifecycle.open_incident(
             conn,
             service_id=service,
@@ -307,7 +268,7 @@ def incident_update(
     catalog: CatalogOption = None,
 ) -> None:
     """Post an update or change status, impact, title or affected components."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         lifecycle.update_incident(
             conn,
             incident_id,
@@ -330,7 +291,7 @@ def incident_resolve(
     catalog: CatalogOption = None,
 ) -> None:
     """Resolve an incident (its components return to operational unless another incident holds them)."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         lifecycle.resolve_incident(conn, incident_id, actor="cli", now=SystemClock().now(), message=message)
     out.print(f"{incident_id} resolved")
 
@@ -360,7 +321,7 @@ def incident_list(
     catalog: CatalogOption = None,
 ) -> None:
     """List open incidents (or all with --all), newest first."""
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         rows = load_incidents(conn, unresolved=not all_, service_id=service, limit=limit)
     _print_incidents(rows, "Incidents" if all_ else "Open incidents")
 
@@ -383,7 +344,7 @@ def maintenance_schedule(
 ) -> None:
     """Schedule maintenance; it starts and completes itself on time."""
     scheduled_for, scheduled_until = _parse_time("--start", start), _parse_time("--end", end)
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         maintenance_id = lifecycle.schedule_maintenance(
             conn,
             service_id=service,
@@ -405,7 +366,7 @@ def maintenance_list(
     catalog: CatalogOption = None,
 ) -> None:
     """List upcoming and active maintenance (or all with --all)."""
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         rows = load_incidents(conn, kind="maintenance", unresolved=not all_)
     _print_incidents(rows, "Maintenance")
 
@@ -432,7 +393,7 @@ def route_add(
     catalog: CatalogOption = None,
 ) -> None:
     """Add an alert route; prints its id (and a generated webhook secret, this once)."""
-    settings = _settings(db, catalog)
+    settings = settings_for(db, catalog)
     generated = secret is None and channel == "webhook"
     if generated:
         secret = routes.generate_secret()
@@ -459,7 +420,7 @@ def route_add(
 @route_app.command("list")
 def route_list(db: DbOption = None, catalog: CatalogOption = None) -> None:
     """List alert routes (never their secrets)."""
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         found = routes.list_routes(conn)
     table = Table(title="Alert routes")
     for column in ("id", "name", "channel", "url", "services", "enabled"):
@@ -478,7 +439,7 @@ def route_remove(
     catalog: CatalogOption = None,
 ) -> None:
     """Remove an alert route with its queued and sent messages."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         routes.remove_route(conn, route_id, actor="cli", now=SystemClock().now())
     out.print(f"{route_id} removed")
 
@@ -495,7 +456,7 @@ def subscriber_list(
     """List subscribers (never their tokens or secrets)."""
     if state is not None and state not in ("pending", "active", "unsubscribed"):
         fail(f"--state {state!r}: expected pending, active or unsubscribed")
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         found = subscribers.list_subscribers(conn, state=state)
     table = Table(title="Subscribers")
     for column in ("id", "channel", "address", "state", "components", "created"):
@@ -513,7 +474,7 @@ def subscriber_remove(
     catalog: CatalogOption = None,
 ) -> None:
     """Remove a subscriber with its queued and sent messages."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         subscribers.remove_subscriber(conn, subscriber_id, actor="cli", now=SystemClock().now())
     out.print(f"{subscriber_id} removed")
 
@@ -526,9 +487,9 @@ def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
     from downradar.logs import configure
     from downradar.notify.worker import DeliveryWorker
 
-    settings = _settings(db, catalog)
+    settings = settings_for(db, catalog)
     configure(settings.log_format)
-    with _database(settings) as engine:
+    with database(settings) as engine:
         page_url = load_catalog(settings.catalog).page.url
         delivery = DeliveryWorker(engine, settings, page_url=page_url, clock=SystemClock())
         signal.signal(signal.SIGTERM, lambda *_: delivery.stop())
@@ -544,11 +505,11 @@ def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
 @app.command()
 def token(db: DbOption = None) -> None:
     """Print the admin token the server uses (DOWNRADAR_ADMIN_TOKEN, or the one generated and stored)."""
-    settings = _settings(db)
+    settings = settings_for(db)
     if settings.admin_token:
         out.print(settings.admin_token)
         return
-    with _database(settings) as engine, engine.begin() as conn:
+    with database(settings) as engine, engine.begin() as conn:
         out.print(get_or_create(conn, "admin_token"))
 
 

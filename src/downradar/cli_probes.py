@@ -9,20 +9,17 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
-from downradar.catalog import CatalogError, load_catalog
+from downradar.cli_common import CatalogOption, DbOption, change, database, err, fail, out, settings_for
 from downradar.clock import SystemClock
 from downradar.config import Settings
 from downradar.probes import locations, registry
 from downradar.probes.spec import SLUG
-from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 
 if TYPE_CHECKING:
     from downradar.probes.agent import Agent
@@ -32,13 +29,6 @@ location_app = typer.Typer(
 )
 probe_app = typer.Typer(help="Probes: list them, enable or disable one.", no_args_is_help=True)
 
-err = Console(stderr=True)
-out = Console()
-DbOption = Annotated[str | None, typer.Option("--db", help="SQLAlchemy URL (default: DOWNRADAR_DB)")]
-CatalogOption = Annotated[
-    Path | None, typer.Option("--catalog", help="Catalog TOML (default: DOWNRADAR_CATALOG)")
-]
-
 
 def register(app: typer.Typer) -> None:
     """Add `agent`, `location` and `probe` to the main command line."""
@@ -47,44 +37,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(probe_app, name="probe")
 
 
-def fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _settings(db: str | None, catalog: Path | None = None) -> Settings:
-    return Settings(**{k: v for k, v in {"db": db, "catalog": catalog}.items() if v is not None})
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[Engine]:
-    """A migrated database whose services, components and catalog probes match the catalog file."""
-    try:
-        catalog = load_catalog(settings.catalog)
-    except CatalogError as exc:
-        fail(str(exc))
-    engine = make_engine(settings.db)
-    try:
-        upgrade(engine)
-        with engine.begin() as conn:
-            now = SystemClock().now()
-            sync_catalog(conn, catalog, now)
-            registry.sync_catalog_probes(conn, catalog, now)
-        yield engine
-    finally:
-        engine.dispose()
-
-
 @contextmanager
 def _change(settings: Settings) -> Iterator[Connection]:
-    with _database(settings) as engine:
-        try:
-            with engine.begin() as conn:
-                yield conn
-        except registry.ProbeError as exc:
-            fail(exc.message)
-        except registry.ProbeNotFound as exc:
-            fail(str(exc))
+    with change(settings, (registry.ProbeError, registry.ProbeNotFound)) as conn:
+        yield conn
 
 
 # -- the agent -----------------------------------------------------------------------------------------
@@ -154,7 +110,7 @@ def location_add(
     catalog: CatalogOption = None,
 ) -> None:
     """Add a location and print its token (shown this once: give it to the agent)."""
-    settings = _settings(db, catalog)
+    settings = settings_for(db, catalog)
     with _change(settings) as conn:
         token = locations.create_location(
             conn, name, SystemClock().now(), server_location=settings.probe_location, actor="cli"
@@ -166,7 +122,7 @@ def location_add(
 @location_app.command("list")
 def location_list(db: DbOption = None, catalog: CatalogOption = None) -> None:
     """List locations and when their agents were last seen (never their tokens)."""
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         found = locations.list_locations(conn)
     table = Table(title="Probe locations")
     for column in ("name", "created", "last seen"):
@@ -184,7 +140,7 @@ def location_remove(
     catalog: CatalogOption = None,
 ) -> None:
     """Remove a location: its token stops working at once (its past results stay)."""
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         locations.delete_location(conn, name, SystemClock().now(), actor="cli")
     out.print(f"{name} removed")
 
@@ -199,7 +155,7 @@ def probe_list(
     catalog: CatalogOption = None,
 ) -> None:
     """List probes: what they check, how often, from where."""
-    with _database(_settings(db, catalog)) as engine, engine.connect() as conn:
+    with database(settings_for(db, catalog)) as engine, engine.connect() as conn:
         found = registry.list_probes(conn, service=service)
     table = Table(title="Probes")
     for column in ("id", "target", "every", "locations", "source", "enabled"):
@@ -217,7 +173,7 @@ def probe_list(
 
 
 def _set_enabled(probe_id: str, enabled: bool, db: str | None, catalog: Path | None) -> None:
-    with _change(_settings(db, catalog)) as conn:
+    with _change(settings_for(db, catalog)) as conn:
         registry.set_enabled(conn, probe_id, enabled, SystemClock().now(), actor="cli")
     out.print(f"{probe_id} {'enabled' if enabled else 'disabled'}")
 
