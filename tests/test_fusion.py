@@ -7,6 +7,7 @@ on the replay's in-memory store.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from downradar.detect.results import ImpactLevel, State
 from downradar.incidents.automatic import AutomaticIncidents
 from downradar.model import ProbeResult, UpstreamIncident, UpstreamState
 from downradar.probes.spec import ProbeSpec
-from downradar.replay import Replay, ReplayStats
+from downradar.replay import Replay, ReplayStats, replay_file
 from downradar.store.schema import incident_updates, incidents
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -578,6 +579,14 @@ def test_the_same_stream_gives_the_same_events() -> None:
     second = replayed(outage_stream()).stats.events
     assert first == second
     assert first
+
+
+def test_replay_file_writes_the_same_events_as_it_returns() -> None:
+    stream = io.BytesIO(b"".join(orjson.dumps(r) + b"\n" for r in outage_stream()))
+    out = io.BytesIO()
+    stats = replay_file(stream, catalog=CATALOG, events_out=out)
+    written = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert written == stats.events == replayed(outage_stream()).stats.events
 
 
 def test_one_flaky_location_of_two_never_opens_an_incident() -> None:
