@@ -141,7 +141,8 @@ def demo(
         for suffix in ("", "-wal", "-shm"):  # a fresh demo each time: its clock runs ahead of the real one
             DEMO_DB.with_name(DEMO_DB.name + suffix).unlink(missing_ok=True)
         db = f"sqlite:///{DEMO_DB}"
-    settings = settings_for(db, None, host=host, port=port, page_refresh_seconds=10)
+    # Pages reload every 5 s: the honesty gap lasts a few demo minutes, only seconds of real time.
+    settings = settings_for(db, None, host=host, port=port, page_refresh_seconds=5)
     try:
         # The server reads its catalog from a file: the demo's copy has ChatGPT watch the scripted provider.
         catalog = watched_catalog(load_catalog(settings.catalog), provider_url(settings))
@@ -175,9 +176,10 @@ def demo(
     if catalog.service("chatgpt") is not None:
         acknowledged = load_episode()["provider_acknowledged_after_minutes"]
         err.print(
-            f"ChatGPT's status page is played by the demo (demo data): as on 4 Feb 2026 it acknowledges "
-            f"the outage {acknowledged} demo minutes after it starts. Until then /services/chatgpt shows "
-            "the honesty gap; the front-door probe fails during the worst of it."
+            f"ChatGPT's status page and front door are played by the demo (demo data): as on 4 Feb 2026, "
+            f"the page acknowledges the outage {acknowledged} demo minutes after it starts. Until then "
+            "/services/chatgpt shows the honesty gap, afterwards the provider's delay and grade; the "
+            "front-door probe fails during the worst of it."
         )
     configure(settings.log_format)
     err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
