@@ -11,13 +11,22 @@ import asyncio
 import logging
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
 from downradar.catalog import Catalog
 from downradar.clock import Clock
-from downradar.detect import Detector, DetectorConfig, Expectation, SeriesKey, epoch_minute, minute_datetime
+from downradar.detect import (
+    Detector,
+    DetectorConfig,
+    Expectation,
+    SeriesKey,
+    TickResult,
+    epoch_minute,
+    minute_datetime,
+)
 from downradar.detect.fusion import Fusion
 from downradar.detect.probe_state import ProbeTracker, ProbeVerdict
 from downradar.evidence_feed import (
@@ -29,15 +38,21 @@ from downradar.evidence_feed import (
     upstream_by_minute,
 )
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
-from downradar.model import UpstreamState
+from downradar.model import ProbeResult, UpstreamState
 from downradar.series_feed import MinuteRow, series_counts
 from downradar.store.schema import report_minutes
 
 log = logging.getLogger("downradar.detection")
 HISTORY = timedelta(days=14)
 APPLY_HISTORY = timedelta(hours=6)  # findings older than this at start-up only train the detector
-EVIDENCE_HISTORY = timedelta(hours=1)  # probe and provider history read before the first applied minute
+EVIDENCE_MINUTES = 60  # minutes of probe and provider history read before the first applied minute
 GRACE = timedelta(seconds=3)  # a minute's last reports are committed within this after it ends
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    results: dict[int, list[ProbeResult]]
+    changes: dict[int, list[UpstreamState]]
 
 
 class LiveDetection:
@@ -57,7 +72,7 @@ class LiveDetection:
         self.probes = ProbeTracker()
         self.official: dict[str, UpstreamState] = {}  # providers' states as of the last minute processed
         self.verdicts: list[ProbeVerdict] = []  # probes' verdicts at the end of the last minute processed
-        self._evidence_from: int | None = None  # first minute probe and provider evidence is read for
+        self._evidence_next: int | None = None  # the first minute whose probes and pages are not yet read
         self._lock = threading.Lock()
         self._next_minute: int | None = None  # epoch minute not yet processed
         self._scores: dict[str, float] = {}
@@ -67,42 +82,63 @@ class LiveDetection:
         return epoch_minute(now - GRACE * self.clock_speed) - 1
 
     def catch_up(self) -> int:
-        """Process every complete minute not yet seen (all of the stored history on the first call)."""
+        """Process every complete minute not yet seen (all of the stored history on the first call).
+
+        Until there are reports, only probes and provider pages are read (the last hour of them at first),
+        and the detector waits: the first reports, history included, are then all learned from.
+        """
         now = self.clock.now()
         last = self.last_complete_minute(now)
         with self._lock:
             first = self._next_minute if self._next_minute is not None else self._history_start(now)
-            if first is None:  # no reports yet: the last hour of probes and provider pages still counts
-                first = last - int(EVIDENCE_HISTORY.total_seconds() // 60)
+            if first is None:
+                return self._evidence_only(now, last)
             if first > last:
                 return 0
             counts = self._read(first, last)
             apply_from = epoch_minute(now - APPLY_HISTORY)
-            evidence_from = max(first, apply_from - int(EVIDENCE_HISTORY.total_seconds() // 60))
-            with self.engine.connect() as conn:
-                self.probes.set_rules(stored_rules(conn))
-                if self._evidence_from is None:
-                    self._evidence_from = evidence_from
-                    self.official = upstream_before(conn, evidence_from)
-                start = max(first, evidence_from)
-                results = results_by_minute(conn, start, last) if start <= last else {}
-                changes = upstream_by_minute(conn, start, last) if start <= last else {}
+            evidence_from = max(first, apply_from - EVIDENCE_MINUTES, self._evidence_next or first)
+            evidence = self._evidence(evidence_from, last)
             for minute in range(first, last + 1):
                 result = self.detector.observe(minute, series_counts(counts.get(minute, ())))
                 for finding in result.findings:
                     self._scores[finding.service] = 0.0 if finding.state == "closed" else finding.score
-                if minute < evidence_from:
-                    continue
-                self.probes.observe(results.get(minute, ()))
-                self.official = latest(changes.get(minute, ()), self.official)
-                self.verdicts = self.probes.verdicts(minute_end(minute))
-                fused = self.fusion.step(result, self.verdicts, self.official)
-                if fused and minute >= apply_from:
-                    moment = min(minute_datetime(minute + 1), now)
-                    with self.engine.begin() as conn:
-                        self.automatic.apply_fused(conn, fused, moment)
-            self._next_minute = last + 1
+                if minute >= evidence_from:
+                    self._fuse(minute, result, evidence, apply=minute >= apply_from, now=now)
+            self._next_minute = self._evidence_next = last + 1
             return last - first + 1
+
+    def _evidence_only(self, now: datetime, last: int) -> int:
+        first = self._evidence_next if self._evidence_next is not None else last - EVIDENCE_MINUTES
+        if first > last:
+            return 0
+        evidence = self._evidence(first, last)
+        for minute in range(first, last + 1):
+            self._fuse(minute, TickResult(minute_datetime(minute), ()), evidence, apply=True, now=now)
+        self._evidence_next = last + 1
+        return last - first + 1
+
+    def _evidence(self, first: int, last: int) -> _Evidence:
+        """Probe results and page changes of minutes first..last (and the rules and states they need)."""
+        with self.engine.connect() as conn:
+            self.probes.set_rules(stored_rules(conn))
+            if self._evidence_next is None:
+                self.official = upstream_before(conn, first)
+            if first > last:
+                return _Evidence({}, {})
+            return _Evidence(results_by_minute(conn, first, last), upstream_by_minute(conn, first, last))
+
+    def _fuse(
+        self, minute: int, result: TickResult, evidence: _Evidence, *, apply: bool, now: datetime
+    ) -> None:
+        self.probes.observe(evidence.results.get(minute, ()))
+        self.official = latest(evidence.changes.get(minute, ()), self.official)
+        self.verdicts = self.probes.verdicts(minute_end(minute))
+        fused = self.fusion.step(result, self.verdicts, self.official)
+        if fused and apply:
+            moment = min(minute_datetime(minute + 1), now)
+            with self.engine.begin() as conn:
+                self.automatic.apply_fused(conn, fused, moment)
 
     def _history_start(self, now: datetime) -> int | None:
         """The first stored minute of the last HISTORY; None while there is none (nothing to learn yet)."""
