@@ -166,11 +166,6 @@ def test_a_location_that_stopped_reporting_no_longer_counts() -> None:
     assert verdict.down
 
 
-@pytest.mark.xfail(
-    reason="ProbeTracker keeps a stale location's down state: back after hours, one failure counts it down "
-    "again with `since` from before it went silent",
-    strict=True,
-)
 def test_a_location_back_after_going_stale_starts_afresh() -> None:
     probes = tracker()
     probes.observe(runs("eu", 0, [False] * 3))  # down since minute 0, then the agent goes away
@@ -638,11 +633,6 @@ def test_bad_probe_and_upstream_records_are_rejected_and_the_replay_goes_on() ->
     assert stats.events == replayed(clean).stats.events
 
 
-@pytest.mark.xfail(
-    reason="an incident back from monitoring is updated with 'Reports are rising again.' even when no user "
-    "reports take part (probes or the official page brought it back)",
-    strict=True,
-)
 def test_a_probe_incident_back_from_monitoring_does_not_claim_rising_reports() -> None:
     quick = ProbeSpec(id="api", name="API", url="http://127.0.0.1:9/health", fail_after=1, recover_after=1)
     catalog = CATALOG.model_copy(

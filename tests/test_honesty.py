@@ -176,11 +176,6 @@ def test_no_gap_without_a_provider_page_or_for_incidents_opened_by_hand(engine: 
     assert claude.official_words == "unknown"
 
 
-@pytest.mark.xfail(
-    reason="honesty_by_service reads an incident only the provider's page opened (signals ['official']) "
-    "as probes failing: a gap 'Our probes fail; official status: operational' once the page clears",
-    strict=True,
-)
 def test_an_incident_only_the_provider_admitted_makes_no_gap(engine: Engine) -> None:
     with engine.begin() as conn:
         provider_says(conn, "major", NOW - timedelta(minutes=20))

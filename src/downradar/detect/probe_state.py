@@ -106,6 +106,9 @@ class ProbeTracker:
             state = self._states.setdefault(result.probe, {}).setdefault(result.location, _LocationState())
             if state.last_ts is not None and result.ts < state.last_ts:
                 continue
+            if state.last_ts is not None and result.ts - state.last_ts > rule.stale_after:
+                # Back after going silent: what the location saw before says nothing about now.
+                state = self._states[result.probe][result.location] = _LocationState()
             state.last_ts = result.ts
             state.last_latency_ms = result.latency_ms
             if result.ok:

@@ -217,9 +217,8 @@ class AutomaticIncidents:
         self._signals(conn, current["id"], finding)
         worse = IMPACT_SEVERITY[Impact(finding.impact)] > IMPACT_SEVERITY[Impact(current["impact"])]
         if current["status"] == "monitoring":
-            self._update(
-                conn, current, finding, now, status="investigating", prefix="Reports are rising again. "
-            )
+            again = "Reports are rising again. " if "reports" in finding.signals else "The problem is back. "
+            self._update(conn, current, finding, now, status="investigating", prefix=again)
         elif worse or now - self._last_update(conn, current["id"]) >= self.policy.update_every:
             message = self.message(finding)
             if worse or message != self._last_body(conn, current["id"]):

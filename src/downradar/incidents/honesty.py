@@ -97,11 +97,13 @@ def honesty_by_service(conn: Connection, now: datetime) -> dict[str, Honesty]:
         official = state_from_json(feed.state) if feed is not None and feed.state else None
         found = by_service.get(service, [])
         open_rows = [r for r in found if r.status not in CLOSED_STATUSES]
-        gap = bool(open_rows) and official is not None and not official.admits_problem
+        # Only what users or our probes saw can contradict the page (an incident the page alone opened
+        # cannot).
+        ours = set(open_rows[-1].signals or ("reports",)) & {"reports", "probes"} if open_rows else set()
+        gap = bool(ours) and official is not None and not official.admits_problem
         state = None
         if gap:
-            signals = set(open_rows[-1].signals or ("reports",))
-            who = "Users report problems" if "reports" in signals else "Our probes fail"
+            who = "Users report problems" if "reports" in ours else "Our probes fail"
             state = f"{who}; official status: operational"
         acknowledgements = tuple(_acknowledgement(r, now) for r in found) if feed is not None else ()
         out[service] = Honesty(
