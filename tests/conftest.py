@@ -106,9 +106,12 @@ class LiveServer:
         self._thread.join(timeout=15)
 
 
-def start_server(settings: Settings, clock: Any = None) -> LiveServer:
-    app = create_app(settings, clock=clock)
-    port = free_port()
+def start_server(
+    settings: Settings, clock: Any = None, *, app: Any = None, port: int | None = None
+) -> LiveServer:
+    """A real server in a thread: `app` if given (else the ordinary one), on `port` if given."""
+    app = app if app is not None else create_app(settings, clock=clock)
+    port = port if port is not None else free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
     )

@@ -21,18 +21,16 @@ from typing import Any
 import httpx
 import pytest
 import typer
-import uvicorn
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings
+from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
 from downradar.cli_probes import register
 from downradar.config import Settings
 from downradar.probes import registry
 from downradar.probes.agent import Agent, AgentError
 from downradar.store import make_engine
 from downradar.store.schema import probe_results
-from downradar.web import create_app
 from probe_agents import AgentThread
 
 CATALOG = """
@@ -79,23 +77,6 @@ class Target:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def serve(settings: Settings, port: int) -> LiveServer:
-    """start_server, on a port of our choosing (so that a restarted server is found at the same address)."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", settings, app, server, thread)
 
 
 @pytest.fixture
@@ -160,7 +141,7 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20, what: str = "co
 
 
 def test_two_locations_each_store_their_own_view(settings: Settings, target: Target) -> None:
-    live = serve(settings, free_port())
+    live = start_server(settings)
     try:
         quiet_catalog_probe(live)
         add_probe(live, "both", f"{target.url}/ok")
@@ -228,7 +209,7 @@ def test_results_wait_while_the_server_is_away(settings: Settings, target: Targe
     """Nothing is lost across a restart; results of a probe deleted meanwhile are refused one by one and
     dropped, without holding back the others."""
     port = free_port()
-    live = serve(settings, port)
+    live = start_server(settings, port=port)
     quiet_catalog_probe(live)
     add_probe(live, "both", f"{target.url}/ok")
     add_probe(live, "gone", f"{target.url}/ok")
@@ -243,7 +224,7 @@ def test_results_wait_while_the_server_is_away(settings: Settings, target: Targe
             with engine.begin() as conn:
                 registry.delete_probe(conn, "acme.gone", datetime.now(UTC))
             engine.dispose()
-            live = serve(settings, port)
+            live = start_server(settings, port=port)
             wait_for(
                 lambda: agent.pending == 0 and agent.dropped > 0 and len(results(settings.db)) >= 5,
                 what="the backlog",
@@ -259,7 +240,7 @@ def test_results_wait_while_the_server_is_away(settings: Settings, target: Targe
 
 
 def test_a_token_for_another_location_is_a_clear_error(settings: Settings) -> None:
-    live = serve(settings, free_port())
+    live = start_server(settings)
     try:
         token = add_location(live, "eu")
         with pytest.raises(AgentError, match="belongs to location 'eu', not 'us'"):

@@ -8,7 +8,6 @@ instead of fourteen keep the detector's start-up learning short.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -17,9 +16,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import uvicorn
 
-from conftest import LiveServer, free_port, make_settings
+from conftest import LiveServer, free_port, make_settings, start_server
 from downradar.catalog import load_catalog
 from downradar.config import DEMO_CATALOG
 from downradar.demo import seed_demo
@@ -30,7 +28,6 @@ from downradar.demo_provider import (
     demo_app,
     provider_url,
     watched_catalog,
-    write_catalog,
 )
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
@@ -46,7 +43,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoFeed]]:
     port = free_port()
     settings = make_settings(f"sqlite:///{tmp_path / 'demo.db'}", port=port, page_refresh_seconds=10)
     catalog = watched_catalog(load_catalog(DEMO_CATALOG), provider_url(settings))
-    settings = settings.model_copy(update={"catalog": write_catalog(catalog, tmp_path / "demo-catalog.toml")})
     start = demo_start()
     engine = make_engine(settings.db)
     upgrade(engine)
@@ -56,17 +52,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoFeed]]:
     engine.dispose()
 
     feed = DemoFeed(catalog, LEAD_IN)
-    app = demo_app(settings, DemoClock(start, SPEED), feed)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "demo server did not start"
-        time.sleep(0.02)
-    live = LiveServer(f"http://127.0.0.1:{port}", settings, app, server, thread)
+    live = start_server(settings, app=demo_app(settings, DemoClock(start, SPEED), feed, catalog), port=port)
     try:
         yield live, feed
     finally:

@@ -4,7 +4,7 @@ worker; agent, location and probe come from cli_probes)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +34,7 @@ from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
 from downradar.store.meta import get_or_create
 from downradar.store.migrate import current_revision
-from downradar.web.app import Feed
+from downradar.web.app import DownradarApp, Feed
 
 app = typer.Typer(
     help="Downradar: crowdsourced outage detection and a Statuspage-compatible status page.",
@@ -85,7 +85,14 @@ def _parse_time(option: str, value: str) -> datetime:
 # -- serving -------------------------------------------------------------------------------------------
 
 
-def _serve(settings: Settings, *, clock: Clock | None = None, feed: Feed | None = None) -> None:
+def _serve(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    feed: Feed | None = None,
+    build: Callable[[], DownradarApp] | None = None,
+) -> None:
+    """Serve until stopped; `build` makes the app (the demo's), else the ordinary one."""
     import uvicorn
 
     from downradar.logs import configure
@@ -97,7 +104,7 @@ def _serve(settings: Settings, *, clock: Clock | None = None, feed: Feed | None 
     err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
     if settings.admin_token is None:
         err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
-    app = create_app(settings, clock=clock, feed=feed)
+    app = build() if build is not None else create_app(settings, clock=clock, feed=feed)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -128,12 +135,9 @@ def demo(
     """Serve the demo catalog on an accelerated clock: a fortnight of history, live traffic, and after a
     short lead-in the 4 February 2026 ChatGPT outage, detected live, with ChatGPT's status page and front
     door played by the demo itself (what `make run` starts)."""
-    import uvicorn
-
     from downradar.demo import seed_demo
     from downradar.demo_feed import DemoClock, DemoFeed, demo_start, load_episode
-    from downradar.demo_provider import demo_app, provider_url, watched_catalog, write_catalog
-    from downradar.logs import configure
+    from downradar.demo_provider import demo_app, provider_url, watched_catalog
 
     if speed <= 0 or lead_in < 0:
         fail("--speed must be positive and --lead-in at least 0")
@@ -144,13 +148,10 @@ def demo(
     # Pages reload every 5 s: the honesty gap lasts a few demo minutes, only seconds of real time.
     settings = settings_for(db, None, host=host, port=port, page_refresh_seconds=5)
     try:
-        # The server reads its catalog from a file: the demo's copy has ChatGPT watch the scripted provider.
+        # The demo's catalog has ChatGPT watch the scripted provider (its page and its front door).
         catalog = watched_catalog(load_catalog(settings.catalog), provider_url(settings))
     except CatalogError as exc:
         fail(str(exc))
-    settings = settings.model_copy(
-        update={"catalog": write_catalog(catalog, DEMO_DB.with_name("demo-catalog.toml"))}
-    )
     mailbox = None
     if not settings.smtp_host:
         from downradar.demo_mailbox import DemoMailbox
@@ -162,11 +163,8 @@ def demo(
         )
         err.print("Demo mailbox: e-mails (try /subscribe) are printed here instead of sent.")
     start = demo_start()
-    with database(settings) as engine:
-        with err.status("Writing a fortnight of demo reports…"):
-            written = seed_demo(engine, catalog, start)
-        with engine.begin() as conn:
-            token = settings.admin_token or get_or_create(conn, "admin_token")
+    with database(settings) as engine, err.status("Writing a fortnight of demo reports…"):
+        written = seed_demo(engine, catalog, start)
     if written:
         err.print(f"Demo data: {written:,} reports over the last 14 days.")
     err.print(
@@ -181,14 +179,9 @@ def demo(
             "/services/chatgpt shows the honesty gap, afterwards the provider's delay and grade; the "
             "front-door probe fails during the worst of it."
         )
-    configure(settings.log_format)
-    err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
-    if settings.admin_token is None:
-        err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
     feed = DemoFeed(catalog, timedelta(minutes=lead_in))
-    server = demo_app(settings, DemoClock(start, speed), feed)
     try:
-        uvicorn.run(server, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        _serve(settings, build=lambda: demo_app(settings, DemoClock(start, speed), feed, catalog))
     finally:
         if mailbox is not None:
             mailbox.stop()

@@ -22,13 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from downradar.catalog import Catalog, load_catalog
+from downradar.catalog import Catalog
 from downradar.clock import Clock
 from downradar.config import Settings
 from downradar.demo_feed import DemoFeed
@@ -278,64 +277,9 @@ def watched_catalog(catalog: Catalog, base_url: str) -> Catalog:
     return Catalog.model_validate({**catalog.model_dump(), "services": [s.model_dump() for s in services]})
 
 
-def write_catalog(catalog: Catalog, path: Path) -> Path:
-    """Write the catalog as TOML (the server loads its catalog from a file) and check it reads back."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = catalog.model_dump(mode="json", exclude_defaults=True)
-    path.write_text(
-        "# Written by `downradar demo`: the demo catalog, with ChatGPT watching the demo's scripted\n"
-        "# provider (demo data). Rewritten at every start; edit src/downradar/demo_catalog.toml instead.\n\n"
-        + "\n".join(_toml_table(data, ())),
-        encoding="utf-8",
-    )
-    if load_catalog(path) != catalog:
-        raise ValueError(f"{path}: the written catalog does not read back as the same catalog")
-    return path
-
-
-def demo_app(settings: Settings, clock: Clock, feed: DemoFeed) -> DownradarApp:
-    """The demo's server: the ordinary app, its live feed, and the scripted provider's endpoints."""
-    app = create_app(settings, clock=clock, feed=feed)
+def demo_app(settings: Settings, clock: Clock, feed: DemoFeed, catalog: Catalog) -> DownradarApp:
+    """The demo's server: the ordinary app on the demo's catalog, its live feed, and the scripted
+    provider's endpoints."""
+    app = create_app(settings, clock=clock, feed=feed, catalog=catalog)
     app.include_router(provider_router(feed, clock))
     return app
-
-
-# -- just enough TOML for a catalog (tomllib only reads) ------------------------------------------------
-
-
-def _is_table(value: Any) -> bool:
-    return isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values())
-
-
-def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
-def _toml_table(data: Mapping[str, Any], path: tuple[str, ...]) -> list[str]:
-    lines = [f"{_key(k)} = {_value(v)}" for k, v in data.items() if not (_is_table(v) or _is_table_array(v))]
-    for key, value in data.items():
-        name = ".".join(_key(part) for part in (*path, key))
-        if _is_table(value):
-            lines += ["", f"[{name}]", *_toml_table(value, (*path, key))]
-        elif _is_table_array(value):
-            for item in value:
-                lines += ["", f"[[{name}]]", *_toml_table(item, (*path, key))]
-    return lines
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _value(key)
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"no TOML for {type(value).__name__}")

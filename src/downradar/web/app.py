@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from starlette.types import Receive, Scope, Send
 
 from downradar import __version__
-from downradar.catalog import load_catalog
+from downradar.catalog import Catalog, load_catalog
 from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
 from downradar.incidents import advance_maintenances
@@ -76,14 +76,19 @@ class Feed(Protocol):
 
 
 def create_app(
-    settings: Settings | None = None, clock: Clock | None = None, feed: Feed | None = None
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    feed: Feed | None = None,
+    catalog: Catalog | None = None,
 ) -> DownradarApp:
+    """The application. `catalog` serves instead of the file settings.catalog names (the demo's)."""
     settings = settings or Settings()
+    given_catalog = catalog
     clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: DownradarApp) -> AsyncIterator[None]:
-        catalog = load_catalog(settings.catalog)
+        catalog = given_catalog or load_catalog(settings.catalog)
         engine = make_engine(settings.db)
         upgrade(engine)
         with engine.begin() as conn:
