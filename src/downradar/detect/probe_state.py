@@ -56,7 +56,6 @@ class _LocationState:
     down_since: datetime | None = None
     last_ts: datetime | None = None
     last_error: str | None = None
-    last_latency_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,6 @@ class ProbeTracker:
                 # Back after going silent: what the location saw before says nothing about now.
                 state = self._states[result.probe][result.location] = _LocationState()
             state.last_ts = result.ts
-            state.last_latency_ms = result.latency_ms
             if result.ok:
                 state.successes += 1
                 state.failures = 0
