@@ -85,7 +85,7 @@ class Service(_Strict):
             if probe.component is not None and probe.component not in seen:
                 raise ValueError(f"probe {probe.id!r} names unknown component {probe.component!r}")
             probe_ids.add(probe.id)
-        for theirs, ours in (self.upstream.components.items() if self.upstream else ()):
+        for theirs, ours in self.upstream.components.items() if self.upstream else ():
             if ours not in seen:
                 raise ValueError(f"upstream component {theirs!r} maps to unknown component {ours!r}")
         return self
