@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request
 from downradar.web.runtime import runtime
 
 
-def _bearer(request: Request, needs: str = "admin token") -> str:
+def bearer_token(request: Request, needs: str = "admin token") -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -27,14 +27,14 @@ def _matches(token: str, *expected: str | None) -> bool:
 
 def require_admin(request: Request) -> str:
     """Dependency: the request carries the admin token. Returns the actor name for the audit log."""
-    if not _matches(_bearer(request), runtime(request).admin_token):
+    if not _matches(bearer_token(request), runtime(request).admin_token):
         raise HTTPException(403, "wrong admin token")
     return "admin"
 
 
 def require_ingest(request: Request) -> str:
     rt = runtime(request)
-    token = _bearer(request, needs="admin or ingest token")
+    token = bearer_token(request, needs="admin or ingest token")
     if _matches(token, rt.admin_token):
         return "admin"
     if _matches(token, rt.settings.ingest_token):

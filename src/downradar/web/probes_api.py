@@ -26,7 +26,7 @@ from downradar.probes.registry import ProbeError, ProbeNotFound, StoredProbe
 from downradar.probes.results import latest_results, probe_series, store_results
 from downradar.probes.spec import ProbeSpec
 from downradar.store.schema import probe_results
-from downradar.web.auth import _bearer, require_admin
+from downradar.web.auth import bearer_token, require_admin
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.timefmt import iso
@@ -263,7 +263,7 @@ def delete_location(request: Request, name: str) -> Response:
 
 def require_location(request: Request) -> str:
     """Dependency: the request carries a location's token. Returns the location's name."""
-    token = _bearer(request, needs="location token")
+    token = bearer_token(request, needs="location token")
     with runtime(request).engine.connect() as conn:
         name = locations.location_for_token(conn, token)
     if name is None:
