@@ -347,3 +347,13 @@ upstream_changes = Table(
     Index("ix_upstream_changes_service_ts", "service_id", "ts"),
     Index("ix_upstream_changes_ts", "ts"),
 )
+
+# Moderation of the comments reports carry: a row per comment an operator hid (or showed again).
+comment_moderation = Table(
+    "comment_moderation",
+    metadata,
+    Column("report_id", BigId, ForeignKey("reports.id"), primary_key=True),
+    Column("hidden", Boolean, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
