@@ -36,8 +36,10 @@ from downradar.store.schema import incidents
 from downradar.upstream.poller import UpstreamPoller
 from downradar.watch import LiveDetection
 from downradar.web import (
+    admin,
     admin_api,
     alert_routes_api,
+    embeds,
     errors,
     events_api,
     feeds,
@@ -46,6 +48,7 @@ from downradar.web import (
     pages,
     probes_api,
     reports_api,
+    service_page,
     statuspage_api,
     subscribe,
 )
@@ -172,6 +175,9 @@ def create_app(
     app.include_router(statuspage_api.router)
     app.include_router(ops.router)
     app.include_router(feeds.router)
+    app.include_router(admin.router)
+    app.include_router(embeds.router)
+    app.include_router(service_page.router)  # before pages: it serves /services/{id}
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
