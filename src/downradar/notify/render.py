@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from downradar.incidents.links import incident_url
 from downradar.store.schema import events, incident_updates, incidents, outbox, services
 
 STATUS_WORDS = {
@@ -33,10 +34,6 @@ LISTED = 10  # services named in a storm title before "and N more"
 def dedup_key(service_id: str, incident_id: str) -> str:
     """Stable per (service, incident): paging tools fold every message with it into one alert."""
     return f"downradar/{service_id}/{incident_id}"
-
-
-def incident_url(page_url: str, incident_id: str) -> str:
-    return f"{page_url.rstrip('/')}/incidents/{incident_id}"
 
 
 @dataclass(frozen=True)

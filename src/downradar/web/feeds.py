@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from downradar.catalog import Page
+from downradar.incidents.links import incident_url
 from downradar.incidents.queries import IncidentView, load_incidents, load_services
 from downradar.web.errors import error_response
 from downradar.web.pages import short_time, status_label
@@ -80,9 +81,10 @@ def history_feed(
     for incident in reversed(entries):  # feedgen lists the last added first
         entry = feed.add_entry()
         entry.id(f"tag:{_authority(base_url)},2005:Incident/{incident.id}")
-        entry.guid(f"{base_url}/incidents/{incident.id}", permalink=True)
+        link = incident_url(base_url, incident.id)
+        entry.guid(link, permalink=True)
         entry.title(incident.name)
-        entry.link(href=f"{base_url}/incidents/{incident.id}")
+        entry.link(href=link)
         entry.published(incident.created_at)
         entry.updated(incident.updated_at)
         timeline = _timeline(incident, page.time_zone)

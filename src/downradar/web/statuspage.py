@@ -15,6 +15,7 @@ from typing import Any
 
 from downradar.catalog import Page
 from downradar.incidents.honesty import Honesty
+from downradar.incidents.links import incident_url
 from downradar.incidents.queries import ComponentView, IncidentView, ServiceView, page_status
 from downradar.web.timefmt import iso, zone
 
@@ -122,7 +123,7 @@ class StatuspageFormatter:
             "monitoring_at": iso(incident.monitoring_at, self.tz),
             "resolved_at": iso(incident.resolved_at, self.tz),
             "impact": incident.impact,
-            "shortlink": f"{self.page_info.url.rstrip('/')}/incidents/{incident.id}",
+            "shortlink": incident_url(self.page_info.url, incident.id),
             "started_at": iso(incident.started_at, self.tz),
             "page_id": self.page_info.id,
             "incident_updates": [
