@@ -1,7 +1,20 @@
-"""The admin UI's pages and forms."""
+"""The admin UI's router: every page module's routes under /admin, each guarded by AdminRoute."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/admin", include_in_schema=False)
+from downradar.web.admin import (
+    components_page,
+    dashboard,
+    incident_pages,
+    login,
+    maintenance_page,
+    moderation,
+    people_pages,
+)
+from downradar.web.admin.guard import AdminRoute
+
+router = APIRouter(prefix="/admin", include_in_schema=False, route_class=AdminRoute)
+for module in (login, dashboard, incident_pages, components_page, maintenance_page, people_pages, moderation):
+    router.include_router(module.router)

@@ -1,0 +1,287 @@
+"""The incident composer and an incident's admin page: update, resolve, confirm or dismiss.
+
+Every change goes through incidents/lifecycle.py, the JSON API's own path; its IncidentError comes back
+as a message next to the field it names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection, select
+
+from downradar import incidents as lifecycle
+from downradar.incidents import IncidentError, NotFound
+from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
+from downradar.store.schema import components, incident_components
+from downradar.web.admin import suggest
+from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
+from downradar.web.admin.session import AdminSession
+from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.runtime import Runtime, runtime
+
+router = admin_router()
+LABELS = {
+    "service": "Service",
+    "name": "Name",
+    "status": "Status",
+    "impact": "Impact",
+    "message": "Message",
+    "components": "Components",
+    "reason": "Reason",
+    "incident": "Incident",
+    "body": "Update",
+}
+
+
+def chosen_components(form: Posted, prefix: str, service: ServiceView) -> dict[str, str]:
+    """slug → status for each component select of the form that is set (empty: not affected)."""
+    chosen = {}
+    for component in service.components:
+        value = form.get(f"{prefix}-{component.slug}")
+        if value:
+            chosen[component.slug] = value
+    return chosen
+
+
+def claims(conn: Connection, incident_id: str) -> dict[str, str]:
+    """slug → the status this incident gives each component it affects."""
+    rows = conn.execute(
+        select(components.c.slug, incident_components.c.status)
+        .join(incident_components, incident_components.c.component_id == components.c.id)
+        .where(incident_components.c.incident_id == incident_id)
+    )
+    return {slug: status for slug, status in rows}
+
+
+def _service(conn: Connection, service_id: str) -> ServiceView | None:
+    found = load_services(conn, service_id)
+    return found[0] if found else None
+
+
+# -- the composer ----------------------------------------------------------------------------------------
+
+
+def _composer(
+    rt: Runtime, service_id: str | None, template_key: str | None, values: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    with rt.engine.connect() as conn:
+        services = load_services(conn)
+        if not services:
+            return None
+        service = next((s for s in services if s.id == service_id), services[0])
+        suggestion = suggest.for_service(rt, conn, service.id, service.name)
+    template = suggest.fill(template_key, service.name)
+    form = {"name": "", "status": "investigating", "impact": "minor", "message": "", "components": {}}
+    if suggestion is not None and suggestion.incident_id is None:
+        form["message"] = suggestion.message
+    if template is not None:
+        form.update(status=template.status, message=template.message)
+    form.update(values or {})
+    return {
+        "services": services,
+        "service": service,
+        "templates": suggest.TEMPLATES.values(),
+        "template_key": template.key if template else "",
+        "suggestion": suggestion,
+        "form": form,
+    }
+
+
+@router.get("/incidents/new", response_class=HTMLResponse)
+def composer(
+    request: Request,
+    service: str | None = None,
+    template: str | None = None,
+    session: AdminSession = Depends(signed_in),
+) -> Response:
+    context = _composer(runtime(request), service, template, None)
+    if context is None:
+        return missing(request, session, "The catalog has no services to open an incident for.")
+    return page(request, session, "composer.html", context)
+
+
+@router.post("/incidents", response_class=HTMLResponse)
+def open_incident(request: Request, form: Posted = Depends(posted)) -> Response:
+    rt = runtime(request)
+    service_id = form.get("service")
+    with rt.engine.connect() as conn:
+        service = _service(conn, service_id)
+    if service is None:
+        return missing(request, form.session, f"There is no service “{service_id}”.")
+    wanted = chosen_components(form, "incident-components", service)
+    values = {
+        "name": form.get("name"),
+        "status": form.get("status"),
+        "impact": form.get("impact"),
+        "message": form.get("message"),
+        "components": wanted,
+    }
+    try:
+        with rt.engine.begin() as conn:
+            incident_id = lifecycle.open_incident(
+                conn,
+                service_id=service.id,
+                name=values["name"],
+                message=values["message"],
+                status=values["status"],
+                impact=values["impact"],
+                components_status=wanted,
+                actor=ACTOR,
+                now=rt.clock.now(),
+            )
+    except IncidentError as exc:
+        context = _composer(rt, service.id, None, values) or {}
+        context.update(field_errors("incident", exc.field, exc.message, LABELS))
+        return page(request, form.session, "composer.html", context, status_code=422)
+    return done(f"/admin/incidents/{incident_id}", "incident-opened")
+
+
+# -- one incident ----------------------------------------------------------------------------------------
+
+
+def _incident(
+    rt: Runtime, incident_id: str
+) -> tuple[IncidentView, ServiceView | None, dict[str, str], Any] | None:
+    with rt.engine.connect() as conn:
+        found = load_incidents(conn, kind="any", ids=[incident_id])
+        if not found:
+            return None
+        incident = found[0]
+        return (
+            incident,
+            _service(conn, incident.service_id),
+            claims(conn, incident_id),
+            suggest.from_incident(conn, incident),
+        )
+
+
+def _incident_context(
+    rt: Runtime, incident_id: str, template_key: str | None, values: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    loaded = _incident(rt, incident_id)
+    if loaded is None:
+        return None
+    incident, service, current, suggestion = loaded
+    template = suggest.fill(template_key, service.name if service else incident.service_id)
+    form: dict[str, Any] = {"status": incident.status, "message": "", "components": current, "reason": ""}
+    if template is not None:
+        form.update(status=template.status, message=template.message)
+    form.update(values or {})
+    return {
+        "incident": incident,
+        "service": service,
+        "claims": current,
+        "suggestion": suggestion,
+        "awaiting": incident.source == "detector"
+        and incident.is_open
+        and incident.confirmed_at is None
+        and incident.dismissed_at is None,
+        "templates": suggest.TEMPLATES.values(),
+        "template_key": template.key if template else "",
+        "form": form,
+        "statuses": suggest_statuses(incident),
+    }
+
+
+def suggest_statuses(incident: IncidentView) -> tuple[str, ...]:
+    if incident.kind == "maintenance":
+        return ("scheduled", "in_progress", "verifying", "completed")
+    return ("investigating", "identified", "monitoring", "resolved")
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident_page(
+    request: Request,
+    incident_id: str,
+    template: str | None = None,
+    session: AdminSession = Depends(signed_in),
+) -> Response:
+    context = _incident_context(runtime(request), incident_id, template, None)
+    if context is None:
+        return missing(request, session, f"There is no incident “{incident_id}”.")
+    return page(request, session, "incident.html", context)
+
+
+def _change(
+    request: Request,
+    form: Posted,
+    incident_id: str,
+    prefix: str,
+    notice: str,
+    action: Any,
+    values: dict[str, Any] | None = None,
+) -> Response:
+    """Run one lifecycle call; on IncidentError show the incident page again with the field marked."""
+    rt = runtime(request)
+    try:
+        with rt.engine.begin() as conn:
+            action(conn, rt.clock.now())
+    except NotFound as exc:
+        return missing(request, form.session, str(exc))
+    except IncidentError as exc:
+        context = _incident_context(rt, incident_id, None, values) or {}
+        context.update(field_errors(prefix, exc.field, exc.message, LABELS))
+        context["failed_form"] = prefix
+        return page(request, form.session, "incident.html", context, status_code=422)
+    return done(f"/admin/incidents/{incident_id}", notice)
+
+
+@router.post("/incidents/{incident_id}/updates", response_class=HTMLResponse)
+def post_update(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
+    rt = runtime(request)
+    loaded = _incident(rt, incident_id)
+    if loaded is None or loaded[1] is None:
+        return missing(request, form.session, f"There is no incident “{incident_id}”.")
+    _, service, current, _ = loaded
+    wanted = chosen_components(form, "update-components", service)
+    status = form.get("status") or None
+    message = form.get("message").strip() or None
+    values = {"status": status or "", "message": message or "", "components": wanted}
+
+    def action(conn: Connection, now: Any) -> None:
+        lifecycle.update_incident(
+            conn,
+            incident_id,
+            actor=ACTOR,
+            now=now,
+            status=status,
+            message=message,
+            components_status=wanted if wanted != current else None,
+        )
+
+    return _change(request, form, incident_id, "update", "incident-updated", action, values)
+
+
+@router.post("/incidents/{incident_id}/resolve", response_class=HTMLResponse)
+def resolve(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
+    message = form.get("message").strip() or None
+
+    def action(conn: Connection, now: Any) -> None:
+        lifecycle.resolve_incident(conn, incident_id, actor=ACTOR, now=now, message=message)
+
+    return _change(request, form, incident_id, "resolve", "incident-resolved", action)
+
+
+@router.post("/incidents/{incident_id}/confirm", response_class=HTMLResponse)
+def confirm(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
+    def action(conn: Connection, now: Any) -> None:
+        lifecycle.confirm_incident(conn, incident_id, actor=ACTOR, now=now)
+
+    return _change(request, form, incident_id, "confirm", "incident-confirmed", action)
+
+
+@router.post("/incidents/{incident_id}/dismiss", response_class=HTMLResponse)
+def dismiss(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
+    reason = form.get("reason")
+
+    def action(conn: Connection, now: Any) -> None:
+        try:
+            lifecycle.dismiss_incident(conn, incident_id, actor=ACTOR, now=now, reason=reason)
+        except IncidentError as exc:
+            # The reason becomes the update's message, so the lifecycle names it "message".
+            raise IncidentError("reason", exc.message) if exc.field == "message" else exc from None
+
+    return _change(request, form, incident_id, "dismiss", "incident-dismissed", action, {"reason": reason})

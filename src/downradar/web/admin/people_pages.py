@@ -1,0 +1,136 @@
+"""Subscribers (list, remove) and alert routes (list, add, remove). Secrets are never shown again.
+
+A webhook subscriber's URL may carry a token in its query, so the list shows it without query and
+credentials. Routes come from notify/routes.py already without secrets and with Apprise URLs redacted;
+a signing secret the server generated is shown once, on the page that answers the creation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from downradar.incidents import NotFound
+from downradar.incidents.queries import load_services
+from downradar.notify import routes, subscribers
+from downradar.notify.routes import RouteError
+from downradar.notify.targets import AllowList
+from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
+from downradar.web.admin.session import AdminSession
+from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.runtime import Runtime, runtime
+
+router = admin_router()
+ROUTE_LABELS = {
+    "name": "Name",
+    "channel": "Channel",
+    "url": "URL",
+    "secret": "Signing secret",
+    "services": "Services",
+}
+
+
+def shown_address(subscriber: dict[str, Any]) -> str:
+    if subscriber["channel"] != subscribers.WEBHOOK:
+        return str(subscriber["address"])
+    parts = urlsplit(str(subscriber["address"]))
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" + ("?…" if parts.query else "")
+
+
+@router.get("/subscribers", response_class=HTMLResponse)
+def subscriber_list(request: Request, session: AdminSession = Depends(signed_in)) -> HTMLResponse:
+    with runtime(request).engine.connect() as conn:
+        found = subscribers.list_subscribers(conn)
+    rows = [{**s, "shown_address": shown_address(s)} for s in found]
+    return page(request, session, "subscribers.html", {"subscribers": rows})
+
+
+@router.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
+def remove_subscriber(request: Request, subscriber_id: str, form: Posted = Depends(posted)) -> Response:
+    rt = runtime(request)
+    try:
+        with rt.engine.begin() as conn:
+            subscribers.remove_subscriber(conn, subscriber_id, actor=ACTOR, now=rt.clock.now())
+    except NotFound as exc:
+        return missing(request, form.session, str(exc))
+    return done("/admin/subscribers", "subscriber-removed")
+
+
+def _routes_context(rt: Runtime, values: dict[str, Any] | None = None) -> dict[str, Any]:
+    with rt.engine.connect() as conn:
+        found = routes.list_routes(conn)
+        services = load_services(conn)
+    form = {"name": "", "channel": "webhook", "url": "", "services": [], "enabled": True}
+    form.update(values or {})
+    return {"routes": found, "services": services, "form": form, "created": None, "new_secret": None}
+
+
+@router.get("/alert-routes", response_class=HTMLResponse)
+def route_list(request: Request, session: AdminSession = Depends(signed_in)) -> HTMLResponse:
+    return page(request, session, "alert_routes.html", _routes_context(runtime(request)))
+
+
+def _seconds(form: Posted, field: str) -> float | None:
+    value = form.get(field).strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise RouteError(field, "give a number of seconds") from None
+
+
+@router.post("/alert-routes", response_class=HTMLResponse)
+def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
+    rt = runtime(request)
+    channel = form.get("channel", "webhook")
+    values = {
+        "name": form.get("name"),
+        "channel": channel,
+        "url": form.get("url"),
+        "services": form.all("services"),
+        "enabled": bool(form.get("enabled")),
+    }
+    given_secret = form.get("secret").strip() or None
+    secret = given_secret or (routes.generate_secret() if channel == "webhook" else None)
+    try:
+        repeat = _seconds(form, "repeat_interval_seconds")
+        with rt.engine.begin() as conn:
+            created = routes.create_route(
+                conn,
+                name=values["name"],
+                url=values["url"],
+                secret=secret,
+                services_=values["services"],
+                enabled=values["enabled"],
+                channel=channel,
+                repeat_interval_seconds=repeat,
+                allow=AllowList.parse(rt.settings.allow_targets),
+                actor=ACTOR,
+                now=rt.clock.now(),
+            )
+    except RouteError as exc:
+        # Never echo a secret back into the form, even a rejected one.
+        context = _routes_context(rt, values)
+        context.update(field_errors("route", exc.field, exc.message, ROUTE_LABELS))
+        return page(request, form.session, "alert_routes.html", context, status_code=422)
+    context = _routes_context(rt)
+    context["created"] = created
+    context["new_secret"] = secret if given_secret is None and channel == "webhook" else None
+    return page(request, form.session, "alert_routes.html", context, status_code=201)
+
+
+@router.post("/alert-routes/{route_id}/remove", response_class=HTMLResponse)
+def remove_route(request: Request, route_id: str, form: Posted = Depends(posted)) -> Response:
+    rt = runtime(request)
+    try:
+        with rt.engine.begin() as conn:
+            routes.remove_route(conn, route_id, actor=ACTOR, now=rt.clock.now())
+    except NotFound as exc:
+        return missing(request, form.session, str(exc))
+    return done("/admin/alert-routes", "route-removed")

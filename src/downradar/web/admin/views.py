@@ -1,0 +1,101 @@
+"""Rendering admin pages: the shared context (CSRF token, navigation, notices) and the error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from downradar.web.admin import csrf
+from downradar.web.admin.guard import NO_STORE
+from downradar.web.admin.session import AdminSession
+from downradar.web.pages import STATUS_LABELS, render
+
+NAV = (
+    ("/admin", "Dashboard"),
+    ("/admin/incidents/new", "New incident"),
+    ("/admin/maintenance/new", "Maintenance"),
+    ("/admin/subscribers", "Subscribers"),
+    ("/admin/alert-routes", "Alert routes"),
+    ("/admin/comments", "Comments"),
+)
+# Notices after a redirect are picked by key, so no text from the address is ever shown.
+NOTICES = {
+    "signed-in": "You are signed in.",
+    "incident-opened": "The incident is open and on the public page.",
+    "incident-updated": "The update is posted.",
+    "incident-resolved": "The incident is resolved.",
+    "incident-confirmed": "The detected incident is confirmed; operators manage it now.",
+    "incident-dismissed": "The detected incident is dismissed.",
+    "components-updated": "Component statuses are changed.",
+    "maintenance-scheduled": "The maintenance is scheduled.",
+    "subscriber-removed": "The subscriber is removed.",
+    "route-removed": "The alert route is removed.",
+    "comment-hidden": "The comment is hidden from the public page.",
+    "comment-shown": "The comment is shown on the public page again.",
+}
+COMPONENT_STATUSES = (
+    "operational",
+    "degraded_performance",
+    "partial_outage",
+    "major_outage",
+    "under_maintenance",
+)
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
+IMPACTS = ("none", "minor", "major", "critical")
+
+
+def page(
+    request: Request,
+    session: AdminSession | None,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    base = {
+        "refresh_seconds": None,  # a reload would throw away what the operator is typing
+        "csrf_field": csrf.FIELD,
+        "csrf_token": session.csrf_token if session else "",
+        "signed_in": session is not None,
+        "nav": NAV,
+        "current": request.url.path,
+        "notice": notice,
+        "status_names": STATUS_LABELS,
+        "component_statuses": COMPONENT_STATUSES,
+        "incident_statuses": INCIDENT_STATUSES,
+        "impacts": IMPACTS,
+        "errors": {},
+        "error_summary": [],
+    }
+    return render(
+        request, f"admin/{template}", {**base, **context}, status_code=status_code, headers=NO_STORE
+    )
+
+
+def done(path: str, key: str) -> RedirectResponse:
+    """After a successful POST: back to a page (303, so a reload does not post again) with a notice."""
+    separator = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{separator}done={key}", status_code=303)
+
+
+def forbidden(request: Request, message: str) -> HTMLResponse:
+    return page(request, None, "forbidden.html", {"message": message}, status_code=403)
+
+
+def missing(request: Request, session: AdminSession, message: str) -> HTMLResponse:
+    return page(request, session, "missing.html", {"message": message}, status_code=404)
+
+
+def field_errors(prefix: str, field: str, message: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The context that marks one field wrong and lists the error above the form, linked to the field.
+
+    A field `components.login` of form `incident` is the control `#incident-components-login`.
+    """
+    label = labels.get(field, labels.get(field.split(".")[0], field))
+    target = f"{prefix}-{field.replace('.', '-')}"
+    return {
+        "errors": {field: message},
+        "error_summary": [{"target": target, "label": label, "message": message}],
+    }
