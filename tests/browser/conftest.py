@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, REPO, LiveServer, make_settings, start_server
+from conftest import ADMIN_TOKEN, REPO, LiveServer, free_port, make_settings, start_server
+from downradar.catalog import load_catalog
+from downradar.config import DEMO_CATALOG
+from downradar.demo import seed_demo
+from downradar.demo_feed import DemoClock, DemoFeed, demo_start
+from downradar.demo_provider import demo_app, provider_url, watched_catalog
+from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import sync_catalog
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Playwright
 
+T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: without these, Chromium's background services flood refused connections.
 CHROMIUM_ARGS = [
@@ -42,6 +52,8 @@ SCREENSHOTS = REPO / "docs" / "screenshots"
 # Nothing in the page should take long on 127.0.0.1; a failure should say so within seconds, not 30.
 TIMEOUT_MS = 5_000
 # The plain server does no background work: no detector, probes, provider pages or deliveries.
+DEMO_SPEED = 60.0  # demo minutes per real second
+DEMO_LEAD_IN = timedelta(minutes=5)  # quiet demo minutes before the outage's onset
 QUIET = {"detect": False, "probes": False, "upstream": False, "deliver": False}
 
 
@@ -112,6 +124,29 @@ def site(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def demo_site(tmp_path: Path) -> Iterator[LiveServer]:
+    """The demo as `make run` serves it (the seed outage replayed, the provider's page scripted), but faster:
+    a short lead-in and two days of history keep the detector's start-up learning short."""
+    port = free_port()
+    settings = make_settings(f"sqlite:///{tmp_path / 'demo.db'}", port=port, page_refresh_seconds=10)
+    catalog = watched_catalog(load_catalog(DEMO_CATALOG), provider_url(settings))
+    start = demo_start()
+    engine = make_engine(settings.db)
+    upgrade(engine)
+    with engine.begin() as conn:
+        sync_catalog(conn, catalog, start)
+    seed_demo(engine, catalog, start, days=2)
+    engine.dispose()
+    feed = DemoFeed(catalog, DEMO_LEAD_IN)
+    app = demo_app(settings, DemoClock(start, DEMO_SPEED), feed, catalog)
+    live = start_server(settings, app=app, port=port)
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
 def screenshot_dir(tmp_path: Path) -> Path:
     if os.environ.get("DOWNRADAR_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -125,3 +160,22 @@ def api(live: LiveServer, method: str, path: str, **kwargs: Any) -> Any:
         response = http.request(method, path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
     assert response.is_success, f"{method} {path}: {response.status_code} {response.text[:300]}"
     return response.json()
+
+
+def wait_for(what: str, probe: Callable[[], T | None], seconds: float) -> T:
+    """Poll until `probe` gives something truthy; fail naming what never came."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"within {seconds:g} s: {what}")
+
+
+def sign_in(page: Page, live: LiveServer, next_path: str = "/admin") -> None:
+    """Sign in to the admin UI the way an operator does: the login form, with the admin token."""
+    page.goto(f"{live.base_url}/admin/login?next={next_path}")
+    page.locator("[name=token]").fill(ADMIN_TOKEN)
+    page.locator("form [type=submit]").first.click()
+    page.wait_for_url(f"{live.base_url}{next_path}*")
