@@ -1,5 +1,8 @@
 """HTML pages (server-rendered, no JavaScript needed): the overview, one page per service with its report
-chart and the report form, and one page per incident or maintenance.
+chart and the report form, one page per incident or maintenance, and the history by month.
+
+Every page is in the reader's language and time zone where they asked for one (`?lang=`, Accept-Language,
+`?tz=`), else in the page's own; `<time datetime>` always keeps the ISO instant.
 
 Reads go through the same queries as the Statuspage API (load_services, load_incidents, page_status), so
 the page and the JSON never disagree. Reports go through `accept_report`, the JSON API's own path, so the
@@ -18,6 +21,7 @@ import jinja2
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection, func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,15 +39,21 @@ from downradar.incidents.queries import (
 )
 from downradar.intake.validation import MAX_COMMENT, ReportError
 from downradar.store.report_series import Bucket, Share, report_summary
+from downradar.store.schema import incidents as incidents_table
+from downradar.web import timefmt
 from downradar.web.chart import report_chart
 from downradar.web.reports_api import accept_report, client_address
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.signals_view import honesty_for, probe_views
-from downradar.web.timefmt import iso, zone
+from downradar.web.sparkline import sparkline
+from downradar.web.timefmt import iso, known_zone, month_label, negotiate_language, zone
+from downradar.web.uptime import DAYS as UPTIME_DAYS
+from downradar.web.uptime import component_uptime, status_changes, uptime_bars
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).with_name("templates")
 HISTORY_DAYS = 14
+HISTORY_MONTHS = 3  # per page of /history, as Statuspage pages its history
 CHART_HOURS = 24
 FORM_FIELDS = ("symptom", "component", "region", "comment")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -111,16 +121,13 @@ def symptom_label(value: str) -> str:
     return SYMPTOM_LABELS.get(value, _words(value))
 
 
-def short_time(moment: datetime | None, time_zone: str) -> str:
+def short_time(moment: datetime | None, time_zone: str, lang: str = timefmt.DEFAULT_LANGUAGE) -> str:
     """'Nov 22, 18:03 PST': what a reader of a status page needs, in the page's own zone."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(zone(time_zone))
-    return f"{local:%b} {local.day}, {local:%H:%M} {local.tzname()}"
+    return timefmt.short_time(moment, time_zone, lang)
 
 
-def day_label(day: date) -> str:
-    return f"{day:%b} {day.day}, {day.year}"
+def day_label(day: date, lang: str = timefmt.DEFAULT_LANGUAGE) -> str:
+    return timefmt.day_label(day, lang)
 
 
 def duration_label(start: datetime, end: datetime) -> str:
@@ -148,7 +155,12 @@ def component_groups(
 
 @jinja2.pass_context
 def _when(context: jinja2.runtime.Context, moment: datetime | None) -> str:
-    return short_time(moment, context["time_zone"])
+    return short_time(moment, context["time_zone"], context.get("lang", timefmt.DEFAULT_LANGUAGE))
+
+
+@jinja2.pass_context
+def _day_label(context: jinja2.runtime.Context, day: date) -> str:
+    return day_label(day, context.get("lang", timefmt.DEFAULT_LANGUAGE))
 
 
 @jinja2.pass_context
@@ -171,13 +183,30 @@ def _environment() -> jinja2.Environment:
         status_label=status_label,
         impact_label=impact_label,
         symptom_label=symptom_label,
-        day_label=day_label,
+        day_label=_day_label,
+        month_label=month_label,
     )
     env.globals.update(component_groups=component_groups, duration_label=duration_label)
     return env
 
 
 templates = Jinja2Templates(env=_environment())
+
+
+def display_zone(request: Request) -> tuple[str, str | None]:
+    """(time zone, notice): the reader's `?tz=` when it is an IANA name, else the page's own zone and, for
+    a name we do not know, a notice saying so (the page still shows, in the page's zone)."""
+    page_zone = runtime(request).catalog.page.time_zone
+    asked = request.query_params.get("tz", "").strip()
+    if not asked:
+        return page_zone, None
+    if known_zone(asked):
+        return asked, None
+    return page_zone, f"“{asked[:64]}” is not a time zone we know; times are shown in {page_zone}."
+
+
+def display_language(request: Request) -> str:
+    return negotiate_language(request.query_params.get("lang"), request.headers.get("accept-language"))
 
 
 def render(
@@ -190,10 +219,13 @@ def render(
     rt = runtime(request)
     page = rt.catalog.page
     now = rt.clock.now()
+    time_zone, zone_notice = display_zone(request)
     base = {
         "page": page,
-        "time_zone": page.time_zone,
-        "zone_name": now.astimezone(zone(page.time_zone)).tzname(),
+        "time_zone": time_zone,
+        "zone_notice": zone_notice,
+        "zone_name": now.astimezone(zone(time_zone)).tzname(),
+        "lang": display_language(request),
         "now": now,
         "refresh_seconds": rt.settings.page_refresh_seconds,
     }
@@ -202,7 +234,8 @@ def render(
         name,
         {**base, **context},
         status_code=status_code,
-        headers={**PAGE_HEADERS, **(headers or {})},
+        # The language can come from Accept-Language: a shared cache must keep one copy per language.
+        headers={**PAGE_HEADERS, "Vary": "Accept-Language", **(headers or {})},
     )
 
 
@@ -234,11 +267,40 @@ def _history(found: list[IncidentView], today: date, time_zone: str) -> list[tup
     return [(day, sorted(by_day.get(day, []), key=lambda i: i.started_at, reverse=True)) for day in days]
 
 
+def uptime_incidents(conn: Connection, now: datetime) -> list[IncidentView]:
+    """Incidents and maintenance that can colour a day of the last UPTIME_DAYS: recent ones, and any still
+    open however old (a long incident started before the window colours its first days)."""
+    # A month of margin: created_at is what load_incidents filters on, and maintenance is created early.
+    since = now - timedelta(days=UPTIME_DAYS + 31)
+    found = {i.id: i for i in load_incidents(conn, kind="any", since=since)}
+    found.update((i.id, i) for i in load_incidents(conn, kind="any", unresolved=True))
+    return list(found.values())
+
+
+def uptime_views(
+    services: list[ServiceView], found: list[IncidentView], now: datetime, time_zone: str, lang: str
+) -> dict[str, dict[str, Any]]:
+    """Per component id: its 90 day bars (markup) and uptime label."""
+    changes = status_changes(found)
+    views: dict[str, dict[str, Any]] = {}
+    for service in services:
+        mine = [i for i in found if i.service_id == service.id]
+        for component in service.components:
+            uptime = component_uptime(component, mine, now, time_zone, changes=changes)
+            views[component.id] = {
+                "bars": uptime_bars(uptime, component.name, bars_id=f"up-{component.id}", lang=lang),
+                "label": uptime.percent_label,
+                "uptime": uptime,
+            }
+    return views
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(request: Request) -> HTMLResponse:
     rt = runtime(request)
-    time_zone = rt.catalog.page.time_zone
-    today = rt.clock.now().astimezone(zone(time_zone)).date()
+    time_zone, _ = display_zone(request)
+    now = rt.clock.now()
+    today = now.astimezone(zone(time_zone)).date()
     first_day = today - timedelta(days=HISTORY_DAYS - 1)
     since = datetime.combine(first_day, time(), tzinfo=zone(time_zone)).astimezone(UTC)
     with rt.engine.connect() as conn:
@@ -247,7 +309,14 @@ def overview(request: Request) -> HTMLResponse:
         maintenance = load_incidents(conn, kind="maintenance", unresolved=True)
         # `since` filters on created_at, never before started_at unless a start was set in the future.
         recent = [i for i in load_incidents(conn, since=since) if i.started_at >= since]
-        honesty = honesty_by_service(conn, rt.clock.now())
+        honesty = honesty_by_service(conn, now)
+        lines = {
+            s.id: sparkline(
+                report_summary(conn, s.id, now, CHART_HOURS).buckets, label=f"Reports about {s.name}"
+            )
+            for s in services
+        }
+        for_uptime = uptime_incidents(conn, now)
     indicator, description = page_status(services, open_incidents)
     active, upcoming = _split_maintenance(maintenance)
     return render(
@@ -263,8 +332,79 @@ def overview(request: Request) -> HTMLResponse:
             "upcoming_maintenance": upcoming,
             "history": _history(recent, today, time_zone),
             "honesty": honesty,
+            "sparklines": lines,
+            "uptime": uptime_views(services, for_uptime, now, time_zone, display_language(request)),
+            "uptime_days": UPTIME_DAYS,
         },
     )
+
+
+def _month_start(day: date, back: int = 0) -> date:
+    """The first day of the month `back` months before the one `day` is in."""
+    index = day.year * 12 + day.month - 1 - back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _parse_month(value: str) -> date | None:
+    try:
+        found = datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return None
+    return found if 1970 <= found.year <= 9999 else None
+
+
+@router.get("/history", response_class=HTMLResponse)
+def history_page(request: Request) -> HTMLResponse:
+    """Incidents and maintenance by the month they started, HISTORY_MONTHS to a page, newest first; `?month=`
+    names the newest month shown, and the page links to the months before it."""
+    rt = runtime(request)
+    time_zone, _ = display_zone(request)
+    tz = zone(time_zone)
+    current = _month_start(rt.clock.now().astimezone(tz).date())
+    asked = request.query_params.get("month", "").strip()
+    newest = _parse_month(asked) if asked else current
+    if newest is None:
+        return error_page(request, 400, f"“{asked[:20]}” is not a month: write it as YYYY-MM, like 2026-02.")
+    newest = min(newest, current)
+    months = [_month_start(newest, n) for n in range(HISTORY_MONTHS)]
+    start = datetime.combine(months[-1], time(), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(_month_start(newest, -1), time(), tzinfo=tz).astimezone(UTC)
+    with rt.engine.connect() as conn:
+        services = load_services(conn)
+        # Maintenance is created before its window: look back further than the months shown.
+        found = load_incidents(conn, kind="any", since=start - timedelta(days=UPTIME_DAYS + 31))
+        oldest = conn.scalar(select(func.min(incidents_table.c.started_at)))
+    by_month: dict[date, list[IncidentView]] = {m: [] for m in months}
+    for incident in found:
+        began = _began(incident)
+        if start <= began < end and incident.status != "scheduled":
+            by_month[_month_start(began.astimezone(tz).date())].append(incident)
+    earlier = _month_start(newest, HISTORY_MONTHS)
+    has_earlier = oldest is not None and _aware(oldest) < start
+    later = _month_start(newest, -HISTORY_MONTHS)
+    return render(
+        request,
+        "history.html",
+        {
+            "months": [(m, sorted(by_month[m], key=_began, reverse=True)) for m in months],
+            "service_names": {s.id: s.name for s in services},
+            "earlier": f"{earlier:%Y-%m}" if has_earlier else None,
+            "earlier_label": month_label(earlier),
+            "later": f"{min(later, current):%Y-%m}" if newest < current else None,
+            "later_label": month_label(min(later, current)),
+        },
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes for a bare aggregate; they are stored in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _began(incident: IncidentView) -> datetime:
+    if incident.kind == "maintenance" and incident.scheduled_for is not None:
+        return incident.scheduled_for
+    return incident.started_at
 
 
 def _share_rows(shares: list[Share], label: Callable[[str], str]) -> list[dict[str, Any]]:
