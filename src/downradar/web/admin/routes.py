@@ -15,6 +15,9 @@ from downradar.web.admin import (
 )
 from downradar.web.admin.guard import AdminRoute
 
-router = APIRouter(prefix="/admin", include_in_schema=False, route_class=AdminRoute)
+PREFIX = "/admin"
+# The prefix goes on each include, not on this router: FastAPI refuses an empty path under an empty prefix,
+# and the dashboard is /admin itself.
+router = APIRouter(include_in_schema=False, route_class=AdminRoute)
 for module in (login, dashboard, incident_pages, components_page, maintenance_page, people_pages, moderation):
-    router.include_router(module.router)
+    router.include_router(module.router, prefix=PREFIX)
