@@ -50,7 +50,7 @@ def test_screenshots_of_the_demo_outage(page: Page, demo_site: LiveServer, scree
     shoot(page, screenshot_dir / "overview.png")
 
     page.goto(demo_site.base_url + "/services/chatgpt")
-    assert page.get_by_role("heading", name="ChatGPT", exact=True).is_visible()
+    assert page.get_by_role("heading", level=1, name="ChatGPT").is_visible()
     shoot(page, screenshot_dir / "service-outage.png")
 
     sign_in(page, demo_site, "/admin/incidents/new?service=chatgpt")
