@@ -1,0 +1,349 @@
+"""The admin UI at /admin, through its forms, on SQLite and PostgreSQL: sign-in and session, CSRF,
+never-cached pages, and every change (incidents, components, maintenance, subscribers, alert routes,
+comments) followed by the public page and /api/v2.
+
+One server per backend; each test signs in with its own client (its own cookie jar).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from conftest import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
+from downradar.comments import list_comments, recent_comments
+from downradar.incidents.queries import load_services
+
+HTML = {"Accept": "text/html"}
+ADMIN_PAGES = (
+    "/admin",
+    "/admin/incidents/new",
+    "/admin/maintenance/new",
+    "/admin/subscribers",
+    "/admin/alert-routes",
+    "/admin/comments",
+    "/admin/services/chatgpt/components",
+)
+SETTINGS = {
+    "detect": False,
+    "deliver": False,
+    "probes": False,
+    "upstream": False,
+    "allow_targets": "127.0.0.1",
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+) -> Iterator[LiveServer]:
+    yield from module_server(request, tmp_path_factory.mktemp("admin"), pg_admin_url, **SETTINGS)
+
+
+def hidden(html: str, name: str = "csrf_token") -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found, f"no hidden {name} in the page"
+    return found.group(1)
+
+
+@contextmanager
+def signing_in(server: LiveServer, token: str = ADMIN_TOKEN) -> Iterator[tuple[httpx.Client, httpx.Response]]:
+    """A client of its own (its own cookies) that has sent the sign-in form; and the answer."""
+    with server.client(headers=HTML, follow_redirects=True) as http:
+        form = http.get("/admin/login")
+        response = http.post(
+            "/admin/login", data={"csrf_token": hidden(form.text), "token": token, "next": "/admin"}
+        )
+        yield http, response
+
+
+def sign_in_status(server: LiveServer, token: str) -> int:
+    with signing_in(server, token) as (_, response):
+        return response.status_code
+
+
+@pytest.fixture
+def admin(server: LiveServer) -> Iterator[httpx.Client]:
+    with signing_in(server) as (http, response):
+        assert response.status_code == 200 and "Dashboard" in response.text, response.text
+        yield http
+
+
+def cookie_client(server: LiveServer, value: str) -> httpx.Client:
+    return server.client(headers=HTML, follow_redirects=True, cookies={"downradar_admin": value})
+
+
+def submit(http: httpx.Client, page: str, action: str, data: dict[str, str | list[str]]) -> httpx.Response:
+    """Load a page, take its CSRF token, post one of its forms."""
+    token = hidden(http.get(page).text)
+    return http.post(action, data={"csrf_token": token, **data})
+
+
+def open_incident(http: httpx.Client, **fields: str) -> str:
+    data = {
+        "service": "chatgpt",
+        "name": "Login failures",
+        "status": "investigating",
+        "impact": "major",
+        "incident-components-login": "major_outage",
+        "message": "We are looking into failed logins.",
+        **fields,
+    }
+    response = submit(http, "/admin/incidents/new?service=chatgpt", "/admin/incidents", data)
+    assert response.status_code == 200, response.text
+    found = re.search(r"/admin/incidents/([a-z0-9]{12})", str(response.url))
+    assert found, response.url
+    return found.group(1)
+
+
+def component_status(server: LiveServer, service: str, slug: str) -> str:
+    """The status /api/v2/components.json gives a component (found by its id in the database)."""
+    with server.runtime.engine.connect() as conn:
+        component_id = next(c.id for c in load_services(conn, service)[0].components if c.slug == slug)
+    listed = httpx.get(f"{server.base_url}/api/v2/components.json").json()["components"]
+    return next(c["status"] for c in listed if c["id"] == component_id)
+
+
+def api_incident(server: LiveServer, incident_id: str) -> dict:  # type: ignore[type-arg]
+    listed = httpx.get(f"{server.base_url}/api/v2/incidents.json").json()["incidents"]
+    return next(i for i in listed if i["id"] == incident_id)
+
+
+def test_sign_in_wrong_then_right_and_every_page_needs_a_session(server: LiveServer) -> None:
+    with server.client(headers=HTML, follow_redirects=True) as anonymous:
+        for path in ("/admin", "/admin/incidents/new", "/admin/subscribers", "/admin/comments"):
+            response = anonymous.get(path, follow_redirects=False)
+            assert response.status_code == 303
+            assert response.headers["location"] == f"/admin/login?next={path}"
+    with cookie_client(server, "a.b.9999999999.bad") as forged:
+        assert forged.get("/admin", follow_redirects=False).status_code == 303
+    with server.client(headers=HTML, follow_redirects=True) as anonymous:
+        login = anonymous.get("/admin/login")
+        assert login.headers["cache-control"] == "no-store" and login.headers["vary"] == "Cookie"
+        assert 'id="login-token"' in login.text and 'id="login-submit"' in login.text
+
+    with signing_in(server, token="not-the-token") as (_, wrong):
+        assert wrong.status_code == 401
+        assert "That is not the admin token" in wrong.text and 'aria-invalid="true"' in wrong.text
+        assert "downradar_admin=" not in wrong.headers.get("set-cookie", "")
+
+    with signing_in(server) as (http, right):
+        assert right.status_code == 200 and str(right.url).endswith("/admin")
+        cookie = right.history[0].headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=" in cookie
+        assert "Secure" not in cookie  # plain http here; https requests get Secure
+        for path in ADMIN_PAGES:
+            page = http.get(path)
+            assert page.status_code == 200, (path, page.text)
+            assert page.headers["cache-control"] == "no-store", path
+            assert page.headers["vary"] == "Cookie", path
+
+
+def test_sign_in_attempts_are_throttled_per_address(tmp_path: Path) -> None:
+    live = start_server(make_settings(f"sqlite:///{tmp_path / 'throttle.db'}", **SETTINGS))
+    try:
+        statuses = [sign_in_status(live, f"guess-{n}") for n in range(11)]
+        assert statuses == [401] * 10 + [429]
+        with signing_in(live) as (_, blocked):  # even the right token waits now
+            assert blocked.status_code == 429 and "Too many sign-in attempts" in blocked.text
+            assert int(blocked.headers["retry-after"]) >= 1
+    finally:
+        live.stop()
+
+
+def test_posts_without_the_right_csrf_token_are_refused(server: LiveServer, admin: httpx.Client) -> None:
+    data = {"service": "chatgpt", "name": "Forged", "status": "investigating", "impact": "minor",
+            "message": "from another site"}  # fmt: skip
+    missing = admin.post("/admin/incidents", data=data)
+    wrong = admin.post("/admin/incidents", data={**data, "csrf_token": "guessed"})
+    for response in (missing, wrong):
+        assert response.status_code == 403
+        assert "This form was refused" in response.text
+        assert response.headers["cache-control"] == "no-store"
+    assert all(
+        i["name"] != "Forged"
+        for i in httpx.get(f"{server.base_url}/api/v2/incidents.json").json()["incidents"]
+    )
+    with server.client(headers=HTML, follow_redirects=True) as stranger:  # the sign-in form has its own token
+        refused = stranger.post("/admin/login", data={"token": ADMIN_TOKEN})
+        assert refused.status_code == 403
+
+
+def test_open_update_and_resolve_an_incident_through_the_forms(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    composer = admin.get("/admin/incidents/new?service=chatgpt&template=identified")
+    for control in ("incident-name", "incident-status", "incident-impact", "incident-message",
+                    "incident-components-login", "incident-submit"):  # fmt: skip
+        assert f'id="{control}"' in composer.text, control
+    assert "We have identified the cause of the problems with ChatGPT" in composer.text  # the template
+
+    rejected = submit(admin, "/admin/incidents/new", "/admin/incidents",
+                      {"service": "chatgpt", "name": "  ", "status": "investigating", "impact": "minor",
+                       "message": "text kept"})  # fmt: skip
+    assert rejected.status_code == 422
+    assert 'href="#incident-name"' in rejected.text and "must not be empty" in rejected.text
+    assert re.search(r'id="incident-name"[^>]*aria-invalid="true"', rejected.text)
+    assert "text kept" in rejected.text
+
+    incident_id = open_incident(admin, name="Login failures <script>alert(1)</script>")
+    public = httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
+    assert "Login failures &lt;script&gt;" in public and "<script>alert(1)" not in public
+    assert api_incident(server, incident_id)["status"] == "investigating"
+    assert component_status(server, "chatgpt", "login") == "major_outage"
+
+    page = f"/admin/incidents/{incident_id}"
+    update = {
+        "status": "identified",
+        "update-components-login": "partial_outage",
+        "message": "A bad deploy; rolling back.",
+    }
+    updated = submit(admin, page, f"{page}/updates", update)
+    assert updated.status_code == 200 and "The update is posted." in updated.text
+    assert (
+        "A bad deploy; rolling back."
+        in httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
+    )
+    body = api_incident(server, incident_id)
+    assert body["status"] == "identified"
+    assert body["incident_updates"][0]["body"] == "A bad deploy; rolling back."
+    assert component_status(server, "chatgpt", "login") == "partial_outage"
+
+    resolved = submit(admin, page, f"{page}/resolve", {"message": ""})
+    assert resolved.status_code == 200 and "The incident is resolved." in resolved.text
+    assert api_incident(server, incident_id)["status"] == "resolved"
+    assert component_status(server, "chatgpt", "login") == "operational"
+    again = submit(admin, "/admin", f"{page}/resolve", {"message": ""})
+    assert again.status_code == 404 or "already resolved" in again.text
+
+    audit = httpx.get(
+        f"{server.base_url}/api/v1/audit", params={"entity_id": incident_id}, headers=server.admin
+    )
+    entries = audit.json()["entries"]
+    assert {e["actor"] for e in entries} == {"admin-ui"}
+    assert [e["action"] for e in entries] == ["incident.resolved", "incident.updated", "incident.opened"]
+
+
+def test_edit_component_statuses_of_a_service(server: LiveServer, admin: httpx.Client) -> None:
+    components = {"incident-components-login": "", "incident-components-search": "major_outage"}
+    incident_id = open_incident(admin, name="Slow search", **components)
+    page = "/admin/services/chatgpt/components"
+    form = admin.get(page).text
+    assert f'id="components-{incident_id}-search"' in form
+    saved = submit(admin, page, f"/admin/services/chatgpt/components/{incident_id}",
+                   {f"components-{incident_id}-search": "degraded_performance"})  # fmt: skip
+    assert saved.status_code == 200 and "Component statuses are changed." in saved.text
+    assert component_status(server, "chatgpt", "search") == "degraded_performance"
+    bad = submit(admin, page, f"/admin/services/chatgpt/components/{incident_id}",
+                 {f"components-{incident_id}-search": "on_fire"})  # fmt: skip
+    assert bad.status_code == 422 and f'href="#components-{incident_id}-components-search"' in bad.text
+    submit(admin, f"/admin/incidents/{incident_id}", f"/admin/incidents/{incident_id}/resolve", {})
+
+
+def test_schedule_maintenance(server: LiveServer, admin: httpx.Client) -> None:
+    zone = ZoneInfo(server.runtime.catalog.page.time_zone)
+    start = (datetime.now(UTC) + timedelta(days=2)).astimezone(zone).replace(second=0, microsecond=0)
+    local = {
+        "scheduled_for": f"{start:%Y-%m-%dT%H:%M}",
+        "scheduled_until": f"{start + timedelta(hours=2):%Y-%m-%dT%H:%M}",
+    }
+    data = {"service": "github", "name": "Database upgrade", "message": "Expect short pauses.",
+            "maintenance-components-actions": "1", "auto_transition": "1", **local}  # fmt: skip
+    backwards = submit(admin, "/admin/maintenance/new", "/admin/maintenance",
+                       {**data, "scheduled_until": local["scheduled_for"]})  # fmt: skip
+    assert backwards.status_code == 422 and 'href="#maintenance-scheduled_until"' in backwards.text
+    done = submit(admin, "/admin/maintenance/new?service=github", "/admin/maintenance", data)
+    assert done.status_code == 200 and "The maintenance is scheduled." in done.text
+    upcoming = httpx.get(f"{server.base_url}/api/v2/scheduled-maintenances/upcoming.json").json()
+    found = next(m for m in upcoming["scheduled_maintenances"] if m["name"] == "Database upgrade")
+    assert datetime.fromisoformat(found["scheduled_for"]) == start
+
+
+def test_remove_a_subscriber(server: LiveServer, admin: httpx.Client) -> None:
+    hook = "http://127.0.0.1:9/carol?token=private-123"
+    made = httpx.post(f"{server.base_url}/api/v1/subscriptions", json={"webhook": hook})
+    assert made.status_code in (200, 201, 202), made.text
+    subscriber_id = made.json()["subscriber"]["id"] if "subscriber" in made.json() else made.json()["id"]
+    listed = admin.get("/admin/subscribers").text
+    assert f'id="subscriber-{subscriber_id}"' in listed
+    assert (
+        "http://127.0.0.1:9/carol?…" in listed and "private-123" not in listed
+    )  # the query may hold a token
+    removed = submit(admin, "/admin/subscribers", f"/admin/subscribers/{subscriber_id}/remove", {})
+    assert removed.status_code == 200 and "The subscriber is removed." in removed.text
+    assert f'id="subscriber-{subscriber_id}"' not in removed.text
+    api = httpx.get(f"{server.base_url}/api/v1/subscribers", headers=server.admin).json()
+    assert all(s["id"] != subscriber_id for s in api["subscribers"])
+
+
+def test_add_and_remove_an_alert_route_whose_secret_is_shown_once(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    data = {"name": "On-call hook", "channel": "webhook", "url": "http://127.0.0.1:9/hook", "secret": "",
+            "services": ["chatgpt"], "enabled": "1"}  # fmt: skip
+    short = submit(admin, "/admin/alert-routes", "/admin/alert-routes", {**data, "secret": "too-short"})
+    assert short.status_code == 422 and 'href="#route-secret"' in short.text and "too-short" not in short.text
+    created = submit(admin, "/admin/alert-routes", "/admin/alert-routes", data)
+    assert created.status_code == 201
+    secret = re.search(r'id="route-new-secret"[^>]*>([^<]+)<', created.text).group(1)  # type: ignore[union-attr]
+    assert len(secret) >= 16
+    listing = admin.get("/admin/alert-routes").text
+    assert "On-call hook" in listing and secret not in listing
+    route_id = re.search(r'id="route-([a-z0-9]{12})"', listing).group(1)  # type: ignore[union-attr]
+
+    chosen = submit(admin, "/admin/alert-routes", "/admin/alert-routes",
+                    {**data, "name": "Signed by us", "secret": "a-secret-we-chose-1234"})  # fmt: skip
+    assert chosen.status_code == 201 and "a-secret-we-chose-1234" not in chosen.text
+    assert 'id="route-new-secret"' not in chosen.text
+
+    removed = submit(admin, "/admin/alert-routes", f"/admin/alert-routes/{route_id}/remove", {})
+    assert removed.status_code == 200 and "The alert route is removed." in removed.text
+    assert f'id="route-{route_id}"' not in removed.text
+    api = httpx.get(f"{server.base_url}/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
+    assert [r["name"] for r in api if r["name"] in ("On-call hook", "Signed by us")] == ["Signed by us"]
+
+
+def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
+    text = f"<img src=x onerror=alert(1)> broken {time.monotonic_ns()}"
+    report = {"service": "chatgpt", "symptom": "error", "comment": text, "client": "reporter-1"}
+    sent = httpx.post(f"{server.base_url}/api/v1/reports", json=report)
+    assert sent.status_code in (200, 201, 202), sent.text
+    engine = server.runtime.engine
+    deadline = time.monotonic() + 10
+    while True:
+        with engine.connect() as conn:
+            found = [c for c in list_comments(conn, service_id="chatgpt") if c.text == text]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found, "the report was not written"
+    comment_id = found[0].id
+    listing = admin.get("/admin/comments?service=chatgpt").text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in listing and "<img src=x" not in listing
+    hidden_now = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/hide",
+                        {"back": "/admin/comments?service=chatgpt"})  # fmt: skip
+    assert hidden_now.status_code == 200 and "The comment is hidden" in hidden_now.text
+    with engine.connect() as conn:
+        assert all(c.id != comment_id for c in recent_comments(conn, "chatgpt", server.runtime.clock.now()))
+    public = httpx.get(f"{server.base_url}/services/chatgpt", headers=HTML).text
+    assert "onerror=alert(1)&gt; broken" not in public
+    shown = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/show", {})
+    assert shown.status_code == 200 and "shown on the public page again" in shown.text
+
+
+def test_sign_out_ends_the_session(server: LiveServer) -> None:
+    with signing_in(server) as (http, _):
+        cookie = http.cookies["downradar_admin"]
+        out = submit(http, "/admin", "/admin/logout", {})
+        assert out.status_code == 200 and str(out.url).endswith("/admin/login")
+        assert "downradar_admin" not in http.cookies
+    with cookie_client(server, cookie) as replay:  # the old cookie no longer signs anyone in
+        assert replay.get("/admin", follow_redirects=False).status_code == 303
