@@ -19,7 +19,9 @@ import httpx
 import pytest
 
 from conftest import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
+from downradar import incidents as lifecycle
 from downradar.comments import list_comments, recent_comments
+from downradar.incidents import Evidence
 from downradar.incidents.queries import load_services
 
 HTML = {"Accept": "text/html"}
@@ -347,3 +349,50 @@ def test_sign_out_ends_the_session(server: LiveServer) -> None:
         assert "downradar_admin" not in http.cookies
     with cookie_client(server, cookie) as replay:  # the old cookie no longer signs anyone in
         assert replay.get("/admin", follow_redirects=False).status_code == 303
+
+
+def open_detected(server: LiveServer, name: str) -> str:
+    """An incident as the detector opens one, with its evidence."""
+    evidence = Evidence(
+        reports_per_min=12.5, baseline_per_min=1.0, score=9.2, regions=("US",), signals=("reports",)
+    )
+    with server.runtime.engine.begin() as conn:
+        return lifecycle.open_incident(
+            conn,
+            service_id="github",
+            name=name,
+            message="Users report problems with GitHub: 12.5 reports a minute, usually 1.",
+            source="detector",
+            actor="detector",
+            evidence=evidence,
+            now=server.runtime.clock.now(),
+        )
+
+
+def test_confirm_or_dismiss_what_the_detector_opened(server: LiveServer, admin: httpx.Client) -> None:
+    real = open_detected(server, "Problems at GitHub")
+    dashboard = admin.get("/admin").text
+    assert f'href="/admin/incidents/{real}"' in dashboard.split('id="awaiting"')[1].split("</ul>")[0]
+    composer = admin.get("/admin/incidents/new?service=github").text
+    assert "12.5 reports a minute" in composer and f'href="/admin/incidents/{real}"' in composer
+
+    page = f"/admin/incidents/{real}"
+    shown = admin.get(page).text
+    assert 'id="detector-suggestion"' in shown and "Reports per min" in shown and "9.2" in shown
+    confirmed = submit(admin, page, f"{page}/confirm", {})
+    assert confirmed.status_code == 200 and "operators manage it now" in confirmed.text
+    assert 'id="confirm-submit"' not in confirmed.text
+    body = httpx.get(f"{server.base_url}/api/v1/incidents/{real}", headers=server.admin).json()
+    assert body["confirmed_at"] and body["managed_by"] == "operator"
+    submit(admin, page, f"{page}/resolve", {"message": "Fixed upstream."})
+
+    false_alarm = open_detected(server, "Not really")
+    page = f"/admin/incidents/{false_alarm}"
+    empty = submit(admin, page, f"{page}/dismiss", {"reason": " "})
+    assert empty.status_code == 422 and 'href="#dismiss-reason"' in empty.text
+    dismissed = submit(admin, page, f"{page}/dismiss", {"reason": "A bot flood"})
+    assert dismissed.status_code == 200 and "dismissed" in dismissed.text
+    assert api_incident(server, false_alarm)["status"] == "resolved"
+    actions = [e["action"] for e in httpx.get(f"{server.base_url}/api/v1/audit", headers=server.admin,
+               params={"entity_id": false_alarm}).json()["entries"]]  # fmt: skip
+    assert actions == ["incident.dismissed", "incident.opened"]
