@@ -85,19 +85,30 @@ def _parse_time(option: str, value: str) -> datetime:
 # -- serving -------------------------------------------------------------------------------------------
 
 
+SERVERS = ("granian", "uvicorn")
+ServerOption = Annotated[
+    str,
+    typer.Option(
+        "--server",
+        help="ASGI server: granian (the default: its HTTP runs in Rust threads beside Python) or uvicorn",
+    ),
+]
+
+
 def _serve(
     settings: Settings,
     *,
     clock: Clock | None = None,
     feed: Feed | None = None,
     build: Callable[[], DownradarApp] | None = None,
+    server: str = "granian",
 ) -> None:
     """Serve until stopped; `build` makes the app (the demo's), else the ordinary one."""
-    import uvicorn
-
     from downradar.logs import configure
     from downradar.web import create_app
 
+    if server not in SERVERS:
+        fail(f"--server {server!r}: choose one of {', '.join(SERVERS)}")
     configure(settings.log_format)
     with database(settings) as engine, engine.begin() as conn:
         token = settings.admin_token or get_or_create(conn, "admin_token")
@@ -105,7 +116,45 @@ def _serve(
     if settings.admin_token is None:
         err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
     app = build() if build is not None else create_app(settings, clock=clock, feed=feed)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        return
+    _serve_granian(app, settings.host, settings.port)
+
+
+def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
+    """Granian embedded in this process (its lifespan runs our app's), on uvloop, stopped by INT or TERM.
+
+    Embedded, the app object is served as it is (no import string, no fork): the demo's app, its
+    feed and mailbox thread stay in one process, as under uvicorn.
+    """
+    import asyncio
+    import signal
+
+    import uvloop
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    granian = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_enabled=False,  # ours (downradar.logs) are configured already
+        backlog=2048,
+    )
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, granian.stop)
+        await granian.serve()
+
+    uvloop.run(main())
 
 
 @app.command()
@@ -114,9 +163,10 @@ def run(
     port: Annotated[int | None, typer.Option(help="Port to bind")] = None,
     db: DbOption = None,
     catalog: CatalogOption = None,
+    server: ServerOption = "granian",
 ) -> None:
     """Serve the status page, the APIs and report intake (upgrades the database first)."""
-    _serve(settings_for(db, catalog, host=host, port=port))
+    _serve(settings_for(db, catalog, host=host, port=port), server=server)
 
 
 DEMO_DB = Path("data/demo.db")

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
+from downradar import changes
 from downradar.catalog import Catalog
 from downradar.clock import Clock
 from downradar.detect import (
@@ -106,6 +107,7 @@ class LiveDetection:
                 if minute >= evidence_from:
                     self._fuse(minute, result, evidence, apply=minute >= apply_from, now=now)
             self._next_minute = self._evidence_next = last + 1
+            changes.bump("detector")  # the minute's counts, scores and bands show on the pages
             return last - first + 1
 
     def _evidence_only(self, now: datetime, last: int) -> int:
@@ -116,6 +118,7 @@ class LiveDetection:
         for minute in range(first, last + 1):
             self._fuse(minute, TickResult(minute_datetime(minute), ()), evidence, apply=True, now=now)
         self._evidence_next = last + 1
+        changes.bump("detector")
         return last - first + 1
 
     def _evidence(self, first: int, last: int) -> _Evidence:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from downradar import changes
 from downradar.notify.outbox import enqueue
 from downradar.store.schema import events
 
@@ -60,6 +61,7 @@ def record_event(
         )
     )
     event_id = inserted.inserted_primary_key[0]
+    changes.bump("incident", conn=conn)  # every incident change passes here: the page cache renders anew
     enqueue(
         conn,
         event_id=event_id,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
+from downradar import changes as change_bus
 from downradar.incidents import audit
 from downradar.incidents.errors import IncidentError, NotFound
 from downradar.incidents.events import Evidence, record_event
@@ -449,6 +450,7 @@ def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) ->
             conn.execute(
                 update(components).where(components.c.id == row.id).values(status=new_status, updated_at=now)
             )
+            change_bus.bump("component", conn=conn)
             changes.append(
                 {"code": row.id, "name": row.name, "old_status": row.status, "new_status": new_status}
             )
@@ -500,6 +502,7 @@ def _add_update(
             affected_components=changes,
         )
     )
+    change_bus.bump("incident", conn=conn)  # scheduled maintenance records no event: the cache hears here
 
 
 def _default_body(status: str) -> str:

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select
 from starlette.types import Receive, Scope, Send
 
-from downradar import __version__
+from downradar import __version__, changes
 from downradar.catalog import Catalog, load_catalog
 from downradar.clock import Clock, SystemClock
 from downradar.config import Settings
@@ -53,6 +53,7 @@ from downradar.web import (
     subscribe,
 )
 from downradar.web.metrics import LatencyMiddleware, Metrics
+from downradar.web.page_cache import PageCache, PageCacheMiddleware
 from downradar.web.report_fast_path import ReportFastPath
 from downradar.web.runtime import Runtime
 
@@ -137,6 +138,7 @@ def create_app(
             background.append(asyncio.create_task(UpstreamPoller(engine, watched, clock=clock).run()))
         if feed is not None:
             background.append(asyncio.create_task(feed.run(app.state.runtime)))
+        listener = changes.listen(settings.db)  # other processes' changes (PostgreSQL only)
         log.info(
             "downradar %s serving %d services from %s",
             __version__,
@@ -153,6 +155,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             app.fast_path = None
+            if listener is not None:
+                listener.stop()
             await writer.stop()
             if worker is not None:
                 worker.close()
@@ -183,6 +187,8 @@ def create_app(
     app.add_middleware(
         LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics
     )
+    app.state.page_cache = PageCache()
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)  # outermost: hits skip the rest
     return app
 
 
