@@ -89,13 +89,22 @@ def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+# Countries whose name reads with "the" in a sentence ("mostly in the United States").
+WITH_THE = frozenset({"US", "GB", "NL", "PH", "AE", "DO", "CF", "BS", "GM"})
+
+
+def _place(code: str) -> str:
+    name = region_name(code) or code
+    return f"the {name}" if code in WITH_THE else name
+
+
 def _where(regions: list[Share]) -> str:
     """', mostly in Canada' / ', in several regions' / '' from the recent reports' regions."""
     if not regions:
         return ""
     top = regions[0]
     if top.share >= MOSTLY:
-        return f", mostly in {region_name(top.key) or top.key}"
+        return f", mostly in {_place(top.key)}"
     return ", in several regions" if len(regions) > 1 else ""
 
 
