@@ -65,11 +65,19 @@ def _missing() -> str | None:
     return None
 
 
+MISSING = _missing()
+
+
+def require_browser() -> None:
+    """Each browser test module calls this first: without Chromium or playwright the module skips, and as
+    every module skips from this one line, the summary says so once (a skip at this conftest's import would
+    crash `pytest tests/browser`, where it is loaded before collection)."""
+    if MISSING:
+        pytest.skip(MISSING, allow_module_level=True)
+
+
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
-    missing = _missing()
-    if missing:
-        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import DESKTOP, new_page, sign_in
+from browser.conftest import DESKTOP, new_page, require_browser, sign_in
 from conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
+
+require_browser()
 
 SERVICE = "chatgpt"
 NAME = "Login failures for some users"

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from browser.conftest import DESKTOP, sign_in, wait_for
+from browser.conftest import DESKTOP, require_browser, sign_in, wait_for
 from conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
+
+require_browser()
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

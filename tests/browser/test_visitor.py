@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import PHONE, api, new_page
+from browser.conftest import PHONE, api, new_page, require_browser
 from conftest import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
+
+require_browser()
 
 SERVICE = "chatgpt"
 COUNT = re.compile(r"(\d+) reports? in the last 24 hours")
