@@ -396,3 +396,22 @@ def test_confirm_or_dismiss_what_the_detector_opened(server: LiveServer, admin: 
     actions = [e["action"] for e in httpx.get(f"{server.base_url}/api/v1/audit", headers=server.admin,
                params={"entity_id": false_alarm}).json()["entries"]]  # fmt: skip
     assert actions == ["incident.dismissed", "incident.opened"]
+
+
+def test_unknown_admin_addresses_are_uncached_404_pages(admin: httpx.Client) -> None:
+    for path in ("/admin/no-such-page", "/admin/comments/not-a-number/hide", "/admin/incidents/nope"):
+        response = admin.get(path) if "hide" not in path else submit(admin, "/admin", path, {})
+        assert response.status_code == 404, path
+        assert response.headers["cache-control"] == "no-store", path
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+
+
+def test_templates_prefill_without_script_and_offer_their_text_to_it(admin: httpx.Client) -> None:
+    page = admin.get("/admin/incidents/new?service=github&template=monitoring").text
+    assert re.search(r'<option value="monitoring" selected>', page.replace("\n", "")) or (
+        'value="monitoring" data-status="monitoring"' in page
+    )
+    message = re.search(r'<textarea id="incident-message"[^>]*>([^<]*)</textarea>', page)
+    assert message and message.group(1) == "A fix for GitHub is in place and we are monitoring the results."
+    assert 'data-message="We are investigating reports of problems with GitHub.' in page
+    assert '<script src="/static/admin.js" defer></script>' in page

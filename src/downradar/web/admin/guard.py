@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
@@ -21,6 +22,11 @@ from downradar.web.admin import csrf
 from downradar.web.admin.session import AdminSession, current_session
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+# The public pages' policy, plus the admin pages' own optional script (static/admin.js).
+ADMIN_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 ACTOR = "admin-ui"
 
 
@@ -42,6 +48,11 @@ class AdminRoute(APIRoute):
                 from downradar.web.admin.views import forbidden  # views import this module
 
                 response = forbidden(request, str(exc))
+            except RequestValidationError:
+                # Only a hand-made address gets here (a non-numeric comment id): a page, like the rest.
+                from downradar.web.admin.views import missing
+
+                response = missing(request, current_session(request), "There is no such admin page.")
             response.headers.update(NO_STORE)
             return response
 

@@ -83,7 +83,7 @@ def _composer(
     return {
         "services": services,
         "service": service,
-        "templates": suggest.TEMPLATES.values(),
+        "templates": suggest.filled_all(service.name),
         "template_key": template.key if template else "",
         "suggestion": suggestion,
         "form": form,
@@ -166,6 +166,8 @@ def _incident_context(
         return None
     incident, service, current, suggestion = loaded
     template = suggest.fill(template_key, service.name if service else incident.service_id)
+    if incident.kind != "incident":
+        template = None  # the templates speak of incidents, with incident statuses
     form: dict[str, Any] = {"status": incident.status, "message": "", "components": current, "reason": ""}
     if template is not None:
         form.update(status=template.status, message=template.message)
@@ -179,7 +181,7 @@ def _incident_context(
         and incident.is_open
         and incident.confirmed_at is None
         and incident.dismissed_at is None,
-        "templates": suggest.TEMPLATES.values(),
+        "templates": suggest.filled_all(service.name if service else incident.service_id),
         "template_key": template.key if template else "",
         "form": form,
         "statuses": suggest_statuses(incident),

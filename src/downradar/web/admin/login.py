@@ -7,23 +7,22 @@ import hmac
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from downradar.intake.ratelimit import ReportRateLimiter
 from downradar.web.admin import csrf
 from downradar.web.admin.guard import Posted, admin_router, posted
 from downradar.web.admin.session import current_session, new_session, set_cookie, sign_out
+from downradar.web.admin.throttle import FailedAttempts
 from downradar.web.admin.views import page
 from downradar.web.reports_api import client_address
 from downradar.web.runtime import runtime
 
 router = admin_router()
-ATTEMPTS = "10/minute"
 
 
-def _limiter(request: Request) -> ReportRateLimiter:
+def _failures(request: Request) -> FailedAttempts:
     state = request.app.state
-    if not hasattr(state, "admin_login_limiter"):
-        state.admin_login_limiter = ReportRateLimiter(ATTEMPTS)
-    return state.admin_login_limiter
+    if not hasattr(state, "admin_login_failures"):
+        state.admin_login_failures = FailedAttempts()
+    return state.admin_login_failures
 
 
 def _next(value: str | None) -> str:
@@ -55,13 +54,16 @@ async def login(request: Request) -> Response:
     next_path = _next(str(form.get("next") or ""))
     token = form.get(csrf.FIELD)
     csrf.check_login(request, token if isinstance(token, str) else None)
-    wait = _limiter(request).retry_after(client_address(request))
+    failures = _failures(request)
+    address = client_address(request)
+    wait = failures.retry_after(address)
     if wait is not None:
         response = _form(request, next_path, f"Too many sign-in attempts. Try again in {wait} seconds.", 429)
         response.headers["Retry-After"] = str(wait)
         return response
     given = str(form.get("token") or "").strip()
     if not given or not hmac.compare_digest(given.encode(), runtime(request).admin_token.encode()):
+        failures.add(address)
         return _form(request, next_path, "That is not the admin token. Check it and try again.", 401)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(request, response, new_session())

@@ -73,6 +73,10 @@ def fill(template_key: str | None, service_name: str) -> MessageTemplate | None:
     )
 
 
+def filled_all(service_name: str) -> list[MessageTemplate]:
+    return [t for t in (fill(key, service_name) for key in TEMPLATES) if t is not None]
+
+
 def latest_evidence(conn: Connection, incident_id: str) -> dict[str, Any]:
     record = conn.scalar(
         select(events.c.record)

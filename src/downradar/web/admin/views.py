@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from downradar.web.admin import csrf
-from downradar.web.admin.guard import NO_STORE
+from downradar.web.admin.guard import ADMIN_CSP, NO_STORE
 from downradar.web.admin.session import AdminSession
 from downradar.web.pages import STATUS_LABELS, render
 
@@ -35,6 +35,7 @@ NOTICES = {
     "comment-hidden": "The comment is hidden from the public page.",
     "comment-shown": "The comment is shown on the public page again.",
 }
+HEADERS = {**NO_STORE, "Content-Security-Policy": ADMIN_CSP}
 COMPONENT_STATUSES = (
     "operational",
     "degraded_performance",
@@ -69,9 +70,7 @@ def page(
         "errors": {},
         "error_summary": [],
     }
-    return render(
-        request, f"admin/{template}", {**base, **context}, status_code=status_code, headers=NO_STORE
-    )
+    return render(request, f"admin/{template}", {**base, **context}, status_code=status_code, headers=HEADERS)
 
 
 def done(path: str, key: str) -> RedirectResponse:
@@ -84,7 +83,7 @@ def forbidden(request: Request, message: str) -> HTMLResponse:
     return page(request, None, "forbidden.html", {"message": message}, status_code=403)
 
 
-def missing(request: Request, session: AdminSession, message: str) -> HTMLResponse:
+def missing(request: Request, session: AdminSession | None, message: str) -> HTMLResponse:
     return page(request, session, "missing.html", {"message": message}, status_code=404)
 
 
