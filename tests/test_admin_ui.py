@@ -328,6 +328,8 @@ def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
         time.sleep(0.05)
     assert found, "the report was not written"
     comment_id = found[0].id
+    public_url = f"{server.base_url}/services/chatgpt"
+    assert "onerror=alert(1)&gt; broken" in httpx.get(public_url, headers=HTML).text  # now in the page cache
     listing = admin.get("/admin/comments?service=chatgpt").text
     assert "&lt;img src=x onerror=alert(1)&gt;" in listing and "<img src=x" not in listing
     hidden_now = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/hide",
@@ -335,8 +337,7 @@ def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
     assert hidden_now.status_code == 200 and "The comment is hidden" in hidden_now.text
     with engine.connect() as conn:
         assert all(c.id != comment_id for c in recent_comments(conn, "chatgpt", server.runtime.clock.now()))
-    public = httpx.get(f"{server.base_url}/services/chatgpt", headers=HTML).text
-    assert "onerror=alert(1)&gt; broken" not in public
+    assert "onerror=alert(1)&gt; broken" not in httpx.get(public_url, headers=HTML).text
     shown = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/show", {})
     assert shown.status_code == 200 and "shown on the public page again" in shown.text
 
