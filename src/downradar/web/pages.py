@@ -1,17 +1,16 @@
-"""HTML pages (server-rendered, no JavaScript needed): the overview, one page per service with its report
-chart and the report form, one page per incident or maintenance, and the history by month.
+"""HTML pages (server-rendered, no JavaScript needed): the overview, one page per incident or maintenance,
+and the history by month; the Jinja environment and `render` every page goes through. The service page
+and its report form live in service_page.py.
 
 Every page is in the reader's language and time zone where they asked for one (`?lang=`, Accept-Language,
 `?tz=`), else in the page's own; `<time datetime>` always keeps the ISO instant.
 
 Reads go through the same queries as the Statuspage API (load_services, load_incidents, page_status), so
-the page and the JSON never disagree. Reports go through `accept_report`, the JSON API's own path, so the
-form gets the same validation, rate limit and durable write.
+the page and the JSON never disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -19,14 +18,10 @@ from typing import Any
 
 import jinja2
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, func, select
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from downradar.catalog import region_name
-from downradar.detect import Expectation
 from downradar.incidents.honesty import honesty_by_service
 from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import (
@@ -37,14 +32,10 @@ from downradar.incidents.queries import (
     load_services,
     page_status,
 )
-from downradar.intake.validation import MAX_COMMENT, ReportError
-from downradar.store.report_series import Bucket, Share, report_summary
+from downradar.store.report_series import report_summary
 from downradar.store.schema import incidents as incidents_table
 from downradar.web import timefmt
-from downradar.web.chart import report_chart
-from downradar.web.reports_api import accept_report, client_address
-from downradar.web.runtime import Runtime, runtime
-from downradar.web.signals_view import honesty_for, probe_views
+from downradar.web.runtime import runtime
 from downradar.web.sparkline import sparkline
 from downradar.web.timefmt import iso, known_zone, month_label, negotiate_language, zone
 from downradar.web.uptime import DAYS as UPTIME_DAYS
@@ -54,8 +45,7 @@ router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).with_name("templates")
 HISTORY_DAYS = 14
 HISTORY_MONTHS = 3  # per page of /history, as Statuspage pages its history
-CHART_HOURS = 24
-FORM_FIELDS = ("symptom", "component", "region", "comment")
+SPARKLINE_HOURS = 24
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # The pages load nothing from elsewhere and run no script; the policy makes that a promise to the browser.
@@ -94,14 +84,6 @@ IMPACT_LABELS = {
 }
 # Only the default symptoms whose slug reads badly as words; the rest are shown as their slug in words.
 SYMPTOM_LABELS = {"error": "Errors", "login": "Login problems", "upload": "Upload problems"}
-FIELD_LABELS = {
-    "symptom": "Problem",
-    "component": "Component",
-    "region": "Region",
-    "comment": "Comment",
-    "service": "Service",
-    "body": "Form",
-}
 
 
 def _words(slug: str) -> str:
@@ -312,7 +294,7 @@ def overview(request: Request) -> HTMLResponse:
         honesty = honesty_by_service(conn, now)
         lines = {
             s.id: sparkline(
-                report_summary(conn, s.id, now, CHART_HOURS).buckets, label=f"Reports about {s.name}"
+                report_summary(conn, s.id, now, SPARKLINE_HOURS).buckets, label=f"Reports about {s.name}"
             )
             for s in services
         }
@@ -405,149 +387,6 @@ def _began(incident: IncidentView) -> datetime:
     if incident.kind == "maintenance" and incident.scheduled_for is not None:
         return incident.scheduled_for
     return incident.started_at
-
-
-def _share_rows(shares: list[Share], label: Callable[[str], str]) -> list[dict[str, Any]]:
-    return [{"label": label(s.key), "percent": round(s.share * 100), "clients": s.clients} for s in shares]
-
-
-def usual_band(rt: Runtime, service_id: str, buckets: list[Bucket]) -> list[Expectation] | None:
-    """The detector's usual level per 15-minute bucket, once it has learned the service."""
-    if rt.detection is None:
-        return None
-    return rt.detection.bands(service_id, [b.start for b in buckets], 15)
-
-
-def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
-    """Everything the service page shows, or None when there is no such service."""
-    now = rt.clock.now()
-    with rt.engine.connect() as conn:
-        found = load_services(conn, service_id)
-        if not found:
-            return None
-        service: ServiceView = found[0]
-        open_incidents = load_incidents(conn, unresolved=True, service_id=service_id)
-        maintenance = load_incidents(conn, kind="maintenance", unresolved=True, service_id=service_id)
-        summary = report_summary(conn, service_id, now, CHART_HOURS)
-        probes = probe_views(rt, conn, service_id, now)
-        honesty = honesty_for(conn, service_id, now)
-    entry = rt.catalog.service(service_id)
-    names = {c.slug: c.name for c in service.components}
-    names["other"] = "Other"
-    active, upcoming = _split_maintenance(maintenance)
-    peak = max((b.clients for b in summary.buckets), default=0)
-    return {
-        "service": service,
-        "website": service.url if service.url and service.url.startswith(("https://", "http://")) else None,
-        "open_incidents": open_incidents,
-        "active_maintenance": active,
-        "upcoming_maintenance": upcoming,
-        "probes": probes,
-        "honesty": honesty,
-        "chart": report_chart(
-            summary.buckets,
-            rt.catalog.page.time_zone,
-            title=f"Reports about {service.name} per 15 minutes, last {CHART_HOURS} hours",
-            band=usual_band(rt, service_id, summary.buckets),
-        ),
-        "total_reports": summary.total_clients,
-        "peak": peak,
-        "top_problems": _share_rows(summary.top_problems, symptom_label),
-        "top_components": _share_rows(summary.top_components, lambda key: names.get(key, key)),
-        "top_regions": _share_rows(summary.top_regions, lambda key: region_name(key) or key),
-        # The form only for services the catalog still lists: intake accepts no others.
-        "accepts_reports": entry is not None,
-        "symptoms": entry.symptoms if entry else [],
-        "regions": [(code, region_name(code) or code) for code in rt.catalog.regions],
-        "max_comment": MAX_COMMENT,
-        "form": dict.fromkeys(FORM_FIELDS, ""),
-        "form_errors": [],
-        "field_errors": {},
-        "reported": False,
-    }
-
-
-@router.get("/services/{service_id}", response_class=HTMLResponse)
-def service_page(request: Request, service_id: str) -> HTMLResponse:
-    context = service_context(runtime(request), service_id)
-    if context is None:
-        return not_found(request, f"There is no service called “{service_id}” on this page.")
-    context["reported"] = request.query_params.get("reported") == "1"
-    return render(request, "service.html", context)
-
-
-class FormRejected(Exception):
-    """A post that is not a usable web form at all (wrong type, too big, a file): its status and errors."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.errors = [{"field": "body", "message": message}]
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """The posted fields, trimmed; empty ones left out, because an empty choice means 'not given'."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in FORM_TYPES:
-        raise FormRejected(415, "send the report as a web form (application/x-www-form-urlencoded)")
-    try:
-        form = await request.form(max_files=0, max_fields=len(FORM_FIELDS) + 10, max_part_size=16 * 1024)
-    except StarletteHTTPException as exc:
-        raise FormRejected(exc.status_code, str(exc.detail)) from None
-    values: dict[str, str] = {}
-    for key, value in form.multi_items():
-        if not isinstance(value, str):
-            raise FormRejected(400, f"{key}: must be text, not a file")
-        # Browsers send a textarea's line breaks as CRLF but count each as one character for maxlength.
-        value = value.replace("\r\n", "\n").strip()
-        if value:
-            values[key] = value
-        else:
-            values.pop(key, None)
-    return values
-
-
-@router.post("/services/{service_id}/report", response_class=HTMLResponse)
-async def submit_report(request: Request, service_id: str) -> Response:
-    """Post-redirect-get: a 303 back to the service page on success, the form again with its errors if not."""
-    rt = runtime(request)
-    if service_id not in rt.component_slugs:
-        return not_found(request, f"There is no service called “{service_id}” to report.")
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request)
-        values.pop("service", None)  # the address names the service
-        outcome = await accept_report(rt, {"service": service_id, **values}, client_address(request))
-    except FormRejected as exc:
-        return await form_again(request, service_id, values, exc.errors, exc.status)
-    except ReportError as exc:
-        return await form_again(request, service_id, values, exc.errors, 422)
-    if outcome["status"] == 429:
-        errors = [{"field": "", "message": outcome["error"]}]
-        return await form_again(
-            request, service_id, values, errors, 429, {"Retry-After": str(outcome["retry_after"])}
-        )
-    if outcome["status"] != 202:
-        return not_found(request, outcome["error"])
-    return RedirectResponse(f"/services/{service_id}?reported=1#report", status_code=303)
-
-
-async def form_again(
-    request: Request,
-    service_id: str,
-    values: dict[str, str],
-    errors: list[dict[str, str]],
-    status: int,
-    headers: dict[str, str] | None = None,
-) -> HTMLResponse:
-    """The service page with the reader's choices kept and each problem said next to the form."""
-    context = await run_in_threadpool(service_context, runtime(request), service_id)
-    if context is None:
-        return not_found(request, f"There is no service called “{service_id}” to report.")
-    context["form"] = {field: values.get(field, "") for field in FORM_FIELDS}
-    context["form_errors"] = [{**e, "label": FIELD_LABELS.get(e["field"], e["field"])} for e in errors]
-    context["field_errors"] = {e["field"]: e["message"] for e in errors if e["field"] in FORM_FIELDS}
-    return render(request, "service.html", context, status_code=status, headers=headers)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
