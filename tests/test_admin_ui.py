@@ -23,6 +23,7 @@ from downradar import incidents as lifecycle
 from downradar.comments import list_comments, recent_comments
 from downradar.incidents import Evidence
 from downradar.incidents.queries import load_services
+from downradar.web.admin import session
 
 HTML = {"Accept": "text/html"}
 ADMIN_PAGES = (
@@ -416,3 +417,16 @@ def test_templates_prefill_without_script_and_offer_their_text_to_it(admin: http
     assert message and message.group(1) == "A fix for GitHub is in place and we are monitoring the results."
     assert 'data-message="We are investigating reports of problems with GitHub.' in page
     assert '<script src="/static/admin.js" defer></script>' in page
+
+
+def test_sessions_expire_and_https_cookies_are_secure(server: LiveServer) -> None:
+    expired = session.encode(server.runtime, session.AdminSession("sid", "csrf", int(time.time()) - 1))
+    with cookie_client(server, expired) as http:
+        assert http.get("/admin", follow_redirects=False).status_code == 303
+    with server.client(headers={**HTML, "X-Forwarded-Proto": "https"}) as http:  # as behind a TLS proxy
+        form = http.get("/admin/login")
+        assert "Secure" in form.headers["set-cookie"]
+        token = hidden(form.text)  # its cookie is Secure: httpx keeps it off plain http, so it goes by hand
+        cookie = {"Cookie": f"downradar_admin_login={token}"}
+        signed = http.post("/admin/login", data={"csrf_token": token, "token": ADMIN_TOKEN}, headers=cookie)
+        assert signed.status_code == 303 and "Secure" in signed.headers["set-cookie"]
