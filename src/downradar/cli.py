@@ -131,6 +131,7 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
     feed and mailbox thread stay in one process, as under uvicorn.
     """
     import asyncio
+    import os
     import signal
 
     import uvloop
@@ -144,6 +145,9 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
         interface=Interfaces.ASGI,
         http=HTTPModes.http1,
         websockets=False,
+        # Rust threads parse HTTP and copy bodies beside the Python thread: two serve cached pages at
+        # about 1.15× one's rate (bench/read_storm.py); more than the cores only contend.
+        runtime_threads=min(2, os.cpu_count() or 1),
         log_enabled=False,  # ours (downradar.logs) are configured already
         backlog=2048,
     )

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -188,7 +189,8 @@ def create_app(
         LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics
     )
     app.state.page_cache = PageCache()
-    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)  # outermost: hits skip the rest
+    # In front of the framework, like the report fast path: a hit costs no middleware or routing.
+    app.page_cache = PageCacheMiddleware(partial(FastAPI.__call__, app), app.state.page_cache)
     return app
 
 
@@ -196,11 +198,14 @@ class DownradarApp(FastAPI):
     """FastAPI, with POST /api/v1/reports handed to ReportFastPath before the framework's layers."""
 
     fast_path: ReportFastPath | None = None  # set while the server runs
+    page_cache: PageCacheMiddleware | None = None  # serves cached pages, hands the rest to FastAPI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast_path = self.fast_path
         if fast_path is not None and fast_path.handles(scope):
             await fast_path(scope, receive, send)
+        elif self.page_cache is not None:
+            await self.page_cache(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 

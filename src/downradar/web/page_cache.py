@@ -36,7 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from downradar import changes
 from downradar.changes import ChangeBus
-from downradar.web.timefmt import negotiate_language
+from downradar.web.timefmt import DEFAULT_LANGUAGE, negotiate_language
 
 TTL_SECONDS = 5.0
 MAX_ENTRIES = 1024
@@ -55,7 +55,7 @@ CACHEABLE: tuple[tuple[re.Pattern[str], bool], ...] = (
     (re.compile(r"^/api/v2/[\w/.-]+\.json$"), False),
 )
 # Query parameters that mean "this visitor just did something": their page is rendered for them alone.
-PERSONAL_PARAMS = frozenset({b"reported"})
+PERSONAL_PARAMS = frozenset({"reported"})
 VARY_ALLOWED = frozenset({"accept-language"})
 
 
@@ -68,6 +68,7 @@ class Entry:
     headers: list[tuple[bytes, bytes]]
     not_modified_headers: list[tuple[bytes, bytes]]
     generation: int
+    service_id: str | None
     service_generation: int
     expires: float
     size: int = field(init=False)
@@ -83,12 +84,12 @@ class CacheStats:
     passes: int = 0  # cacheable path, response not storable
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Request:
     key: tuple[str, bytes, str]
-    service_id: str | None
     if_none_match: bytes | None
     head: bool
+    service_id: str | None = None  # set once the path is known cacheable
 
 
 class PageCache:
@@ -112,9 +113,10 @@ class PageCache:
         self._bytes = 0
         self._inflight: dict[tuple[str, bytes, str], asyncio.Future[Entry | None]] = {}
 
-    def current(self, entry: Entry, service_id: str | None) -> bool:
+    def current(self, entry: Entry) -> bool:
         if entry.expires <= self.clock() or entry.generation != self.bus.generation():
             return False
+        service_id = entry.service_id
         return service_id is None or entry.service_generation == self.bus.service_generation(service_id)
 
     def get(self, key: tuple[str, bytes, str]) -> Entry | None:
@@ -155,18 +157,25 @@ class PageCacheMiddleware:
             await self.app(scope, receive, send)
             return
         method = scope["method"]
-        if method == "POST":
-            await self._pass_report_form(scope, receive, send)
+        if method != "GET" and method != "HEAD":
+            if method == "POST":
+                await self._pass_report_form(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
-        request = _cacheable(scope) if method in ("GET", "HEAD") else None
+        # The hit path first, and as short as it can be: a storm is almost all hits.
+        request = _request(scope)
         if request is None:
             await self.app(scope, receive, send)
             return
         cache = self.cache
         entry = cache.get(request.key)
-        if entry is not None and cache.current(entry, request.service_id):
+        if entry is not None and cache.current(entry):
             cache.stats.hits += 1
             await _send_entry(send, entry, request)
+            return
+        if entry is None and not _cacheable_path(scope["path"], request):
+            await self.app(scope, receive, send)
             return
         inflight = cache._inflight.get(request.key)
         if inflight is not None:
@@ -196,7 +205,9 @@ class PageCacheMiddleware:
             capture = _Capture(send, request.head)
             await self.app(_as_get(scope), receive, capture)
             if capture.storable:
-                entry = _entry(capture, generation, service_generation, cache.clock() + cache.ttl)
+                entry = _entry(
+                    capture, generation, request.service_id, service_generation, cache.clock() + cache.ttl
+                )
                 cache.put(request.key, entry)
             else:
                 cache.stats.passes += 1
@@ -282,35 +293,37 @@ class _Capture:
         await self.send(message)
 
 
-def _cacheable(scope: Scope) -> _Request | None:
-    path: str = scope["path"]
-    service_id: str | None = None
-    for pattern, per_service in CACHEABLE:
-        found = pattern.match(path)
-        if found is not None:
-            service_id = found.group(1) if per_service else None
-            break
-    else:
-        return None
-    query: bytes = scope.get("query_string", b"")
+def _request(scope: Scope) -> _Request | None:
+    """The request's cache key and validators; None when it must not be served from the cache."""
+    query: bytes = scope["query_string"]
     lang: str | None = None
     if query:
         params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
-        if any(name.encode() in PERSONAL_PARAMS for name in params):
+        if not PERSONAL_PARAMS.isdisjoint(params):
             return None
         lang = params.get("lang")
     if_none_match: bytes | None = None
-    accept_language: bytes | None = None
+    accept_language: str | None = None
     for name, value in scope["headers"]:
         if name == b"if-none-match":
             if_none_match = value
         elif name == b"accept-language":
-            accept_language = value
-        elif name in (b"authorization", b"cookie") and _personal(name, value):
+            accept_language = value.decode("latin-1")
+        elif (name == b"authorization" or name == b"cookie") and _personal(name, value):
             return None
     # Key on the language the page will be in, not the raw header: a handful of variants, not thousands.
-    language = negotiate_language(lang, accept_language.decode("latin-1") if accept_language else None)
-    return _Request((path, query, language), service_id, if_none_match, scope["method"] == "HEAD")
+    language = negotiate_language(lang, accept_language) if lang or accept_language else DEFAULT_LANGUAGE
+    return _Request((scope["path"], query, language), if_none_match, scope["method"] == "HEAD")
+
+
+def _cacheable_path(path: str, request: _Request) -> bool:
+    """Whether the path is one of the cached pages (and, for a service's own pages, which service)."""
+    for pattern, per_service in CACHEABLE:
+        found = pattern.match(path)
+        if found is not None:
+            request.service_id = found.group(1) if per_service else None
+            return True
+    return False
 
 
 def _personal(name: bytes, value: bytes) -> bool:
@@ -334,7 +347,9 @@ def _storable(start: Message) -> bool:
     return True
 
 
-def _entry(capture: _Capture, generation: int, service_generation: int, expires: float) -> Entry:
+def _entry(
+    capture: _Capture, generation: int, service_id: str | None, service_generation: int, expires: float
+) -> Entry:
     assert capture.start is not None
     body = b"".join(capture.chunks)
     etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
@@ -353,7 +368,7 @@ def _entry(capture: _Capture, generation: int, service_generation: int, expires:
     kept = (b"cache-control", b"content-location", b"etag", b"expires", b"vary")
     not_modified = [(n, v) for n, v in headers if n in kept]
     headers.append((b"content-length", str(len(body)).encode()))
-    return Entry(etag, body, headers, not_modified, generation, service_generation, expires)
+    return Entry(etag, body, headers, not_modified, generation, service_id, service_generation, expires)
 
 
 def _matches(if_none_match: bytes, etag: bytes) -> bool:
