@@ -54,12 +54,8 @@ FIELD_LABELS = {
     "service": "Service",
     "body": "Form",
 }
-LIVE_BLOCKS = (
-    "live_state",
-    "live_reports",
-    "live_regions",
-    "live_comments",
-)  # blocks of service.html live.js swaps in
+# The blocks of service.html that live.json sends again and live.js swaps in.
+LIVE_BLOCKS = ("live_state", "live_reports", "live_regions", "live_comments")
 LIVE_SECONDS = 15
 TOP_SHOWN = 5
 REGIONS_SHOWN = 30
