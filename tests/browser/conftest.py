@@ -1,6 +1,6 @@
 """Real-browser fixtures: Debian's Chromium driven by Playwright (sync API) against a real Downradar server.
 
-One browser for the whole session, a fresh page (its own context: cookies, viewport) per test, and a fresh
+One browser for all the browser tests, a fresh page (its own context: cookies, viewport) per test, and a fresh
 server on its own SQLite database per test, so every case starts from an empty page. Without
 /usr/bin/chromium or the playwright package every browser test skips with one line, so `make test` still
 passes on a laptop without Chromium.
@@ -76,7 +76,9 @@ def require_browser() -> None:
         pytest.skip(MISSING, allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while the sync API runs, the main thread has a running asyncio loop, so the
+# rest of the suite's asyncio.run() would fail; it stops once the browser tests are done.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     from playwright.sync_api import sync_playwright
 
@@ -84,7 +86,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     try:
