@@ -300,7 +300,10 @@ def test_pages_load_nothing_from_elsewhere(client, server):
     for path in ("/", "/services/chatgpt", f"/incidents/{incident['id']}", "/services/nope"):
         response = client.get(path)
         page = response.text
-        assert "<script" not in page
+        # Only the page's own scripts from /static (the service page's live.js); never inline script.
+        for script in re.findall(r"<script\b[^>]*>", page, re.I):
+            assert re.fullmatch(r'<script src="/static/[\w.-]+\.js" defer>', script), (path, script)
+        assert not re.search(r"<script\b[^>]*>(?!</script>)", page, re.I), path
         for tag in asset.findall(page):
             assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", tag), (path, tag)
         assert "default-src 'none'" in response.headers["content-security-policy"]

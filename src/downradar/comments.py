@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
+from downradar import changes
 from downradar.incidents import NotFound, audit
 from downradar.store.schema import comment_moderation, reports
 
@@ -108,3 +109,5 @@ def set_hidden(conn: Connection, report_id: int, hidden: bool, *, actor: str, no
         entity_id=str(report_id),
         detail={"service": found.service_id},
     )
+    # The service page lists comments: its cached copy must go (other processes hear it too).
+    changes.bump("comment", found.service_id, conn=conn)

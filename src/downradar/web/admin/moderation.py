@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from downradar import changes, comments
+from downradar import comments
 from downradar.incidents import NotFound
 from downradar.incidents.queries import load_services
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
@@ -50,9 +50,6 @@ def _moderate(request: Request, report_id: int, hidden: bool, form: Posted) -> R
     try:
         with rt.engine.begin() as conn:
             comments.set_hidden(conn, report_id, hidden, actor=ACTOR, now=rt.clock.now())
-            # The service page lists comments: its cached copy must go (other processes hear it too).
-            # Belongs in comments.set_hidden itself, next to the audit entry; until then, here.
-            changes.bump("comment", conn=conn)
     except NotFound as exc:
         return missing(request, form.session, str(exc))
     back = form.get("back")
