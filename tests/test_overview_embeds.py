@@ -101,6 +101,21 @@ def incident(
     )
 
 
+def bars_by_day(svg: str) -> dict[date, tuple[str, str]]:
+    """Each day the bars draw, with its status class and tooltip; checks one bar is drawn per day."""
+    found: dict[date, tuple[str, str]] = {}
+    for status, days, shape, tip in re.findall(
+        r'<path class="day st-(\w+)" data-days="([^"]+)" d="([^"]+)"><title>([^<]*)</title></path>', svg
+    ):
+        first, _, last = days.partition("/")
+        start, end = date.fromisoformat(first), date.fromisoformat(last or first)
+        assert shape.count("h3v30h-3z") == (end - start).days + 1
+        while start <= end:
+            found[start] = (status, unescape(tip))
+            start += timedelta(days=1)
+    return found
+
+
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
 
@@ -222,18 +237,22 @@ def test_the_bars_carry_a_tooltip_per_day_and_escape_names() -> None:
     ]
     uptime = component_uptime(component(), found, at(30, 12), "Etc/UTC")
     svg = str(uptime_bars(uptime, "Login <b>", bars_id="up-c1"))
-    assert svg.count("<rect ") == 90
     assert "<img" not in svg and "<b>" not in svg
     assert 'aria-labelledby="up-c1-title up-c1-desc"' in svg
-    day = re.search(
-        r'<rect class="day st-major_outage"[^>]*data-day="2026-11-25"><title>([^<]*)</title>', svg
-    )
-    assert day is not None
-    assert unescape(day.group(1)) == (
-        "Nov 25, 2026: Major outage, 45 min of outage. Incidents: <img src=x onerror=alert(1)>"
+    days = bars_by_day(svg)
+    assert len(days) == 90
+    assert days[date(2026, 11, 25)] == (
+        "major_outage",
+        "Nov 25, 2026: Major outage, 45 min of outage. Incidents: <img src=x onerror=alert(1)>",
     )
     assert "Days with trouble: Nov 25, 2026: Major outage" in unescape(svg)
-    assert 'class="day st-no_data"' in svg and 'class="day st-operational"' in svg
+    # Quiet days in a row share one shape and one tooltip.
+    assert days[date(2026, 11, 26)] == (
+        "operational",
+        "Nov 26, 2026 – Nov 30, 2026: No downtime, no incidents.",
+    )
+    assert days[date(2026, 11, 19)] == ("no_data", "Sep 2, 2026 – Nov 19, 2026: No data.")
+    assert svg.count("<path ") == 4  # no data, Nov 20–24, Nov 25, Nov 26–30
 
 
 # --- pure: language, badges ------------------------------------------------------------------------
@@ -308,19 +327,14 @@ def test_overview_has_a_sparkline_per_service_and_uptime_bars_per_component(clie
     bars = re.search(rf'<svg class="uptime-bars"[^>]*aria-labelledby="up-{login}-title.*?</svg>', page, re.S)
     assert bars is not None
     svg = bars.group(0)
-    assert svg.count('<rect class="day') == 90
-    outage_day = re.search(
-        rf'<rect class="day (st-\w+)"[^>]*data-day="{day.isoformat()}"><title>([^<]*)</title>', svg
+    days = bars_by_day(svg)
+    assert len(days) == 90
+    assert days[day] == (
+        "major_outage",
+        f"{day:%b} {day.day}, {day.year}: Major outage, 45 min of outage. Incidents: Login outage",
     )
-    assert outage_day is not None
-    assert outage_day.group(1) == "st-major_outage"
-    assert f"{day:%b} {day.day}, {day.year}: Major outage, 45 min of outage. Incidents: Login outage" == (
-        unescape(outage_day.group(2))
-    )
-    after = re.search(rf'<rect class="day (st-\w+)"[^>]*data-day="{day + timedelta(days=1)}"', svg)
-    assert after is not None and after.group(1) == "st-operational"
-    before = re.search(rf'<rect class="day (st-\w+)"[^>]*data-day="{day - timedelta(days=1)}"', svg)
-    assert before is not None and before.group(1) == "st-no_data"  # before anything was recorded
+    assert days[day + timedelta(days=1)][0] == "operational"
+    assert days[day - timedelta(days=1)][0] == "no_data"  # before anything was recorded
     words = text_of(page)
     assert re.search(r"Login Operational .*?90 days ago 9\d\.\d\d % uptime Today", words)
 

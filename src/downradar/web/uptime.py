@@ -41,6 +41,7 @@ STATUS_WORDS = {
     NO_DATA: "No data",
 }
 BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 1, 30
+RUN = '<path class="day st-{status}" data-days="{days}" d="{d}"><title>{tip}</title></path>'
 
 
 @dataclass(frozen=True)
@@ -204,16 +205,40 @@ def day_summary(entry: UptimeDay, lang: str = DEFAULT_LANGUAGE) -> str:
     return text
 
 
+def _quiet(entry: UptimeDay) -> bool:
+    return entry.status in ("operational", NO_DATA) and not entry.incidents
+
+
+def day_runs(days: Sequence[UptimeDay]) -> list[tuple[int, list[UptimeDay]]]:
+    """(index of the first day, days): quiet days of one status in a row form a run, any other day is alone.
+    A run shares one tooltip, which keeps a page of many components small (a day is 13 bytes, not 120)."""
+    runs: list[tuple[int, list[UptimeDay]]] = []
+    for index, entry in enumerate(days):
+        last = runs[-1][1] if runs else None
+        if last and _quiet(entry) and _quiet(last[-1]) and last[-1].status == entry.status:
+            last.append(entry)
+        else:
+            runs.append((index, [entry]))
+    return runs
+
+
+def run_summary(run: Sequence[UptimeDay], lang: str = DEFAULT_LANGUAGE) -> str:
+    if len(run) == 1:
+        return day_summary(run[0], lang)
+    words = STATUS_WORDS.get(run[0].status, run[0].status)
+    quiet = "" if run[0].status == NO_DATA else ", no incidents"
+    return f"{day_label(run[0].day, lang)} – {day_label(run[-1].day, lang)}: {words}{quiet}."
+
+
 def uptime_bars(uptime: ComponentUptime, name: str, *, bars_id: str, lang: str = DEFAULT_LANGUAGE) -> Markup:
-    """One bar per day, coloured by class (the stylesheet maps status to colour, in light and dark), each
-    with its day's summary as a tooltip; the description says in words which days had trouble."""
+    """One bar per day, coloured by class (the stylesheet maps status to colour, in light and dark), with
+    the day's summary (or the quiet run's) as its tooltip; the description says which days had trouble."""
     count = len(uptime.days)
     width = count * (BAR_WIDTH + BAR_GAP) - BAR_GAP
-    troubled = [d for d in uptime.days if d.status not in ("operational", NO_DATA) or d.incidents]
+    troubled = [d for d in uptime.days if not _quiet(d)]
     if troubled:
-        desc = f"{uptime.percent_label}. Days with trouble: " + " ".join(
-            day_summary(d, lang) for d in troubled
-        )
+        summaries = " ".join(day_summary(d, lang) for d in troubled)
+        desc = f"{uptime.percent_label}. Days with trouble: {summaries}"
     else:
         desc = f"{uptime.percent_label}. No trouble recorded in these {count} days."
     parts = [
@@ -226,19 +251,16 @@ def uptime_bars(uptime: ComponentUptime, name: str, *, bars_id: str, lang: str =
         ),
         Markup('<desc id="{id}-desc">{desc}</desc>').format(id=bars_id, desc=desc),
     ]
-    for index, entry in enumerate(uptime.days):
+    bar = f"h{BAR_WIDTH}v{BAR_HEIGHT}h-{BAR_WIDTH}z"
+    for first, run in day_runs(uptime.days):
+        # One closed rectangle per day; after z the pen is back at the bar's corner, so each next bar is
+        # a relative move of one step.
+        shape = f"M{first * (BAR_WIDTH + BAR_GAP)} 0{bar}" + f"m{BAR_WIDTH + BAR_GAP} 0{bar}" * (len(run) - 1)
+        days = run[0].day.isoformat() if len(run) == 1 else f"{run[0].day}/{run[-1].day}"
         parts.append(
             Markup(
-                '<rect class="day st-{status}" x="{x}" y="0" width="{w}" height="{h}" data-day="{day}">'
-                "<title>{tip}</title></rect>"
-            ).format(
-                status=entry.status,
-                x=index * (BAR_WIDTH + BAR_GAP),
-                w=BAR_WIDTH,
-                h=BAR_HEIGHT,
-                day=entry.day.isoformat(),
-                tip=day_summary(entry, lang),
-            )
+                '<path class="day st-{status}" data-days="{days}" d="{d}"><title>{tip}</title></path>'
+            ).format(status=run[0].status, days=days, d=shape, tip=run_summary(run, lang))
         )
     parts.append(Markup("</svg>"))
     return Markup("").join(parts)
