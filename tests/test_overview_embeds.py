@@ -368,6 +368,8 @@ def test_history_lists_incidents_by_month_and_pages_to_earlier_months(client, se
     assert "Resolved after 1 h 30 min" in text_of(older)
     assert 'rel="prev"' not in older  # nothing before the oldest incident
     assert f'<a rel="next" href="/history?month={this_month:%Y-%m}">' in older
+    # The footer's time zone chooser keeps the month the reader is looking at.
+    assert f'<input type="hidden" name="month" value="{earlier.group(1)}">' in older
 
     bad = client.get("/history?month=2026-13", headers={"Accept": "text/html"})
     assert bad.status_code == 400
