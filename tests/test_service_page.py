@@ -265,3 +265,9 @@ def test_reports_above_the_usual_band_are_possible_problems() -> None:
     quiet = [Bucket(b.start, 0, 1) for b in buckets]
     assert current_state(service, [], [], recent, quiet, band).headline == "No current problems"
     assert current_state(service, [], [], recent, buckets, None).headline == "No current problems"
+
+
+def test_the_chart_follows_the_readers_time_zone(client: httpx.Client) -> None:
+    assert "PST" in client.get("/services/chatgpt").text or "PDT" in client.get("/services/chatgpt").text
+    tokyo = client.get("/services/chatgpt", params={"tz": "Asia/Tokyo"}).text
+    assert "JST" in tokyo

@@ -29,6 +29,7 @@ from downradar.web.chart import report_chart
 from downradar.web.pages import (
     PAGE_HEADERS,
     _split_maintenance,
+    display_zone,
     not_found,
     render,
     status_label,
@@ -188,8 +189,9 @@ def _region_rows(summary: ReportSummary) -> list[RegionShare]:
     return [RegionShare(s.key, region_name(s.key) or s.key, s.share, s.clients) for s in summary.top_regions]
 
 
-def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
-    """Everything the service page shows, or None when there is no such service."""
+def service_context(rt: Runtime, service_id: str, time_zone: str | None = None) -> dict[str, Any] | None:
+    """Everything the service page shows, or None when there is no such service. `time_zone` is the
+    reader's (?tz=), else the page's."""
     now = rt.clock.now()
     with rt.engine.connect() as conn:
         found = load_services(conn, service_id)
@@ -221,7 +223,7 @@ def service_context(rt: Runtime, service_id: str) -> dict[str, Any] | None:
         "buckets": summary.buckets,
         "chart": report_chart(
             summary.buckets,
-            rt.catalog.page.time_zone,
+            time_zone or rt.catalog.page.time_zone,
             title=f"Reports about {service.name} per 15 minutes, last {CHART_HOURS} hours",
             band=band,
         ),
@@ -259,7 +261,7 @@ def _page(
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
 def service_page(request: Request, service_id: str) -> HTMLResponse:
-    context = service_context(runtime(request), service_id)
+    context = service_context(runtime(request), service_id, display_zone(request)[0])
     if context is None:
         return not_found(request, f"There is no service called “{service_id}” on this page.")
     context["reported"] = request.query_params.get("reported") == "1"
@@ -302,7 +304,7 @@ def live_payload(rt: Runtime, context: dict[str, Any], page: HTMLResponse) -> di
 @router.get("/services/{service_id}/live.json")
 def service_live(request: Request, service_id: str) -> JSONResponse:
     rt = runtime(request)
-    context = service_context(rt, service_id)
+    context = service_context(rt, service_id, display_zone(request)[0])
     if context is None:
         return JSONResponse({"error": f"unknown service {service_id!r}"}, status_code=404)
     page = _page(request, context)
@@ -378,7 +380,7 @@ async def form_again(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The service page with the reader's choices kept and each problem said next to the form."""
-    context = await run_in_threadpool(service_context, runtime(request), service_id)
+    context = await run_in_threadpool(service_context, runtime(request), service_id, display_zone(request)[0])
     if context is None:
         return not_found(request, f"There is no service called “{service_id}” to report.")
     context["form"] = {field: values.get(field, "") for field in FORM_FIELDS}
