@@ -22,6 +22,7 @@ Needs wrk and nginx (Debian packages); as root it installs them with apt-get, el
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import os
 import re
@@ -52,6 +53,7 @@ from harness import (
 
 PATHS = {"overview": "/", "summary.json": "/api/v2/summary.json"}
 TARGET_RATIO = 0.5
+MAX_INGEST_IN_FLIGHT = 32
 TARGET_P99_MS = 10.0
 SERVER_ENV = {
     "DOWNRADAR_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -122,23 +124,41 @@ def _ms(value: str) -> float:
 
 
 def ingest(url: str, rate: float, stop_at: float, sent: Synchronized[int], failed: Synchronized[int]) -> None:
-    """POST one report every 1/rate seconds until stop_at (a steady stream, not a burst)."""
+    """POST one report every 1/rate seconds until stop_at: a steady stream, each report sent on time
+    whatever the answers to the earlier ones take (up to MAX_INGEST_IN_FLIGHT at once)."""
+    asyncio.run(_ingest(url, rate, stop_at, sent, failed))
+
+
+async def _ingest(
+    url: str, rate: float, stop_at: float, sent: Synchronized[int], failed: Synchronized[int]
+) -> None:
     services = ("chatgpt", "claude", "github", "slack")
-    interval = 1 / rate
-    with httpx.Client(base_url=url, timeout=5) as client:
+    in_flight = asyncio.Semaphore(MAX_INGEST_IN_FLIGHT)
+    limits = httpx.Limits(max_connections=MAX_INGEST_IN_FLIGHT)
+
+    async def one(client: httpx.AsyncClient, n: int) -> None:
+        body = {"service": services[n % len(services)], "symptom": "down", "client": f"storm-{n}"}
+        try:
+            ok = (await client.post("/api/v1/reports", json=body)).status_code == 202
+        except httpx.HTTPError:
+            ok = False
+        finally:
+            in_flight.release()
+        counter = sent if ok else failed
+        with counter.get_lock():
+            counter.value += 1
+
+    async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as client:
+        tasks = []
         next_at = time.monotonic()
         n = 0
         while time.monotonic() < stop_at:
-            body = {"service": services[n % len(services)], "symptom": "down", "client": f"storm-{n}"}
-            try:
-                ok = client.post("/api/v1/reports", json=body).status_code == 202
-            except httpx.HTTPError:
-                ok = False
-            with (sent if ok else failed).get_lock():
-                (sent if ok else failed).value += 1
+            await in_flight.acquire()
+            tasks.append(asyncio.create_task(one(client, n)))
             n += 1
-            next_at += interval
-            time.sleep(max(0.0, next_at - time.monotonic()))
+            next_at += 1 / rate
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await asyncio.gather(*tasks)
 
 
 @contextmanager
@@ -182,9 +202,8 @@ def start_nginx(pages: dict[str, bytes]) -> tuple[subprocess.Popen[bytes], str, 
         except httpx.TransportError:
             time.sleep(0.05)
     process.terminate()
-    sys.exit(
-        f"nginx did not start: {(prefix / 'error.log').read_text() if (prefix / 'error.log').exists() else ''}"
-    )
+    log = prefix / "error.log"
+    sys.exit(f"nginx did not start: {log.read_text() if log.exists() else ''}")
 
 
 @contextmanager
