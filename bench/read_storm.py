@@ -6,14 +6,16 @@ while a separate process POSTs reports to /api/v1/reports at a steady `--ingest-
 served from the page cache (web/page_cache.py), rendered again at every detector tick and every 5 s.
 
 Baseline: nginx serving the same bytes (fetched from Downradar just before) from disk, with its stock
-production settings (a worker per core, sendfile, keep-alive), on the same machine under the same wrk
-command. The ingest load runs during the nginx run too, against the Downradar server, which serves
-nothing else then: both runs share the machine with the same background work.
+production settings (a worker per core, sendfile, keep-alive; `--nginx-workers 1` for one process, as
+Downradar is one), on the same machine under the same wrk command. The ingest load runs during the nginx
+run too, against the Downradar server, which serves nothing else then: both runs share the machine with
+the same background work.
 
 Target (issue 6): Downradar's req/s at least 0.5× nginx's and its p99 at most 10 ms, at 64 connections.
 
     .venv/bin/python bench/read_storm.py                        # granian and uvicorn, 10 s per run
     .venv/bin/python bench/read_storm.py --server granian --duration 20
+    .venv/bin/python bench/read_storm.py --server granian --nginx-workers 1
     .venv/bin/python bench/read_storm.py --db postgresql://postgres@127.0.0.1:5432/test
 
 Needs wrk and nginx (Debian packages); as root it installs them with apt-get, else it says so and exits.
@@ -61,7 +63,7 @@ SERVER_ENV = {
     "DOWNRADAR_REPORT_RATE_LIMIT": "10000000/second",
 }
 NGINX_CONF = """\
-worker_processes auto;
+worker_processes {workers};
 error_log {prefix}/error.log warn;
 pid {prefix}/nginx.pid;
 events {{ worker_connections 4096; }}
@@ -175,7 +177,7 @@ def ingesting(url: str, rate: float, seconds: float) -> Iterator[tuple[Synchroni
             process.terminate()
 
 
-def start_nginx(pages: dict[str, bytes]) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_nginx(pages: dict[str, bytes], workers: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     prefix = Path(tempfile.mkdtemp(prefix="downradar-bench-nginx-"))
     prefix.chmod(0o755)  # nginx's workers run as nobody and must read the pages
     (prefix / "tmp").mkdir()
@@ -187,7 +189,7 @@ def start_nginx(pages: dict[str, bytes]) -> tuple[subprocess.Popen[bytes], str, 
         item.chmod(0o755 if item.is_dir() else 0o644)
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port, workers=workers))
     process = subprocess.Popen(
         ["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
         stdout=subprocess.DEVNULL,
@@ -243,6 +245,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--nginx-workers",
+        default="auto",
+        help="nginx's worker_processes: auto (one per core, its stock setting) or 1 (one process, like ours)",
+    )
     parser.add_argument("--ingest-rate", type=float, default=200.0, help="reports per second during runs")
     args = parser.parse_args()
     ensure_tools()
@@ -275,13 +282,13 @@ def main() -> None:
 def _nginx_runs(
     pages: dict[str, bytes], ingest_url: str, args: argparse.Namespace, totals: list[str]
 ) -> list[Run]:
-    process, base, prefix = start_nginx(pages)
+    process, base, prefix = start_nginx(pages, args.nginx_workers)
     runs = []
     try:
         for name, path in PATHS.items():
             with ingesting(ingest_url, args.ingest_rate, args.duration + 1.5) as (sent, failed):
                 run = storm(base + path, args)
-            runs.append(Run("nginx", name, *_figures(run)))
+            runs.append(Run(f"nginx ({args.nginx_workers} workers)", name, *_figures(run)))
             totals.append(f"nginx {name}: {sent.value} reports accepted, {failed.value} failed")
     finally:
         process.terminate()
@@ -295,14 +302,14 @@ def _figures(run: Run) -> tuple[float, float, float, int]:
 
 
 def _print(runs: list[Run], ingest_totals: list[str], sizes: dict[str, int]) -> None:
-    baseline = {run.path: run.requests_per_s for run in runs if run.target == "nginx"}
+    baseline = {run.path: run.requests_per_s for run in runs if run.target.startswith("nginx")}
     table = Table(title="Refresh storm (wrk, same machine)")
     for column in ("served by", "page", "bytes", "req/s", "p50 ms", "p99 ms", "errors", "× nginx", "target"):
         table.add_column(column, justify="left" if column in ("served by", "page", "target") else "right")
     for run in runs:
         ratio = run.requests_per_s / baseline[run.path] if baseline.get(run.path) else float("nan")
         verdict = ""
-        if run.target != "nginx":
+        if not run.target.startswith("nginx"):
             met = ratio >= TARGET_RATIO and run.p99_ms <= TARGET_P99_MS
             verdict = "[green]meets[/green]" if met else "[red]misses[/red]"
         table.add_row(
