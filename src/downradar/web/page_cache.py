@@ -59,7 +59,7 @@ PERSONAL_PARAMS = frozenset({"reported"})
 VARY_ALLOWED = frozenset({"accept-language"})
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Entry:
     """One stored response, with its headers for a 200 and for a 304 made once."""
 
@@ -84,7 +84,7 @@ class CacheStats:
     passes: int = 0  # cacheable path, response not storable
 
 
-@dataclass
+@dataclass(slots=True)
 class _Request:
     key: tuple[str, bytes, str]
     if_none_match: bytes | None
