@@ -79,11 +79,17 @@ def test_second_get_is_a_hit_with_the_same_etag_and_if_none_match_gets_304(live)
     cache = cache_of(server)
     with server.client() as client:
         for path in ("/", "/api/v2/summary.json"):
-            renders = cache.stats.renders
-            first = client.get(path)
-            started = time.perf_counter()
-            second = client.get(path)
-            hit_seconds = time.perf_counter() - started
+            # The change bus is process-wide: a change elsewhere (another test's server, a trailing bump)
+            # may land between the two requests and rightly force a render. Then ask again.
+            for _ in range(5):
+                renders = cache.stats.renders
+                first = client.get(path)
+                started = time.perf_counter()
+                second = client.get(path)
+                hit_seconds = time.perf_counter() - started
+                if first.headers["etag"] == second.headers["etag"] and cache.stats.renders == renders + 1:
+                    break
+                time.sleep(1.2)
             assert first.status_code == second.status_code == 200
             assert first.headers["etag"] == second.headers["etag"]
             assert first.headers["etag"].startswith('"')  # strong
