@@ -66,7 +66,7 @@ def _minute_bucket(conn: Connection) -> ColumnElement[Any]:
         return func.to_char(func.timezone("UTC", ts), literal_column("'YYYY-MM-DD\"T\"HH24:MI'"))
     if conn.dialect.name == "sqlite":
         return func.strftime(_MINUTE_TEXT, ts)  # SQLite keeps UTC times as naive ISO text
-    raise NotImplementedError(f"minute buckets for {conn.dialect.name}")
+    raise ValueError(f"probe series need SQLite or PostgreSQL, not {conn.dialect.name}")
 
 
 def probe_series(
