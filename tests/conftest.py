@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +176,30 @@ def module_server(
             yield server
         finally:
             server.stop()
+
+
+def start_demo_server(folder: Path, lead_in: timedelta, speed: float = 60.0) -> tuple[LiveServer, Any]:
+    """The demo as `make run` serves it (the seed outage replayed, the provider's page scripted), but
+    faster: `lead_in` of quiet demo time and two days of history keep the detector's start-up short.
+    Returns the server and its DemoFeed."""
+    from downradar.catalog import load_catalog
+    from downradar.config import DEMO_CATALOG
+    from downradar.demo import seed_demo
+    from downradar.demo_feed import DemoClock, DemoFeed, demo_start
+    from downradar.demo_provider import demo_app, provider_url, watched_catalog
+    from downradar.store import make_engine, upgrade
+    from downradar.store.catalog_sync import sync_catalog
+
+    port = free_port()
+    settings = make_settings(f"sqlite:///{folder / 'demo.db'}", port=port, page_refresh_seconds=10)
+    catalog = watched_catalog(load_catalog(DEMO_CATALOG), provider_url(settings))
+    start = demo_start()
+    engine = make_engine(settings.db)
+    upgrade(engine)
+    with engine.begin() as conn:
+        sync_catalog(conn, catalog, start)
+    seed_demo(engine, catalog, start, days=2)
+    engine.dispose()
+    feed = DemoFeed(catalog, lead_in)
+    app = demo_app(settings, DemoClock(start, speed), feed, catalog)
+    return start_server(settings, app=app, port=port), feed

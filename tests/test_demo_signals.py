@@ -17,20 +17,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from conftest import LiveServer, free_port, make_settings, start_server
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
-from downradar.demo import seed_demo
-from downradar.demo_feed import DemoClock, DemoFeed, demo_start
+from conftest import LiveServer, start_demo_server
+from downradar.demo_feed import DemoFeed
 from downradar.demo_provider import (
     INCIDENT_NAME,
     ProviderScript,
-    demo_app,
-    provider_url,
-    watched_catalog,
 )
-from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 
 SPEED = 60.0
 LEAD_IN = timedelta(minutes=5)
@@ -40,19 +32,7 @@ T = TypeVar("T")
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoFeed]]:
-    port = free_port()
-    settings = make_settings(f"sqlite:///{tmp_path / 'demo.db'}", port=port, page_refresh_seconds=10)
-    catalog = watched_catalog(load_catalog(DEMO_CATALOG), provider_url(settings))
-    start = demo_start()
-    engine = make_engine(settings.db)
-    upgrade(engine)
-    with engine.begin() as conn:
-        sync_catalog(conn, catalog, start)
-    seed_demo(engine, catalog, start, days=2)
-    engine.dispose()
-
-    feed = DemoFeed(catalog, LEAD_IN)
-    live = start_server(settings, app=demo_app(settings, DemoClock(start, SPEED), feed, catalog), port=port)
+    live, feed = start_demo_server(tmp_path, LEAD_IN, SPEED)
     try:
         yield live, feed
     finally:

@@ -22,14 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, REPO, LiveServer, free_port, make_settings, start_server
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
-from downradar.demo import seed_demo
-from downradar.demo_feed import DemoClock, DemoFeed, demo_start
-from downradar.demo_provider import demo_app, provider_url, watched_catalog
-from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
+from conftest import ADMIN_TOKEN, REPO, LiveServer, make_settings, start_demo_server, start_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Playwright
@@ -137,19 +130,7 @@ def site(tmp_path: Path) -> Iterator[LiveServer]:
 def demo_site(tmp_path: Path) -> Iterator[LiveServer]:
     """The demo as `make run` serves it (the seed outage replayed, the provider's page scripted), but faster:
     a short lead-in and two days of history keep the detector's start-up learning short."""
-    port = free_port()
-    settings = make_settings(f"sqlite:///{tmp_path / 'demo.db'}", port=port, page_refresh_seconds=10)
-    catalog = watched_catalog(load_catalog(DEMO_CATALOG), provider_url(settings))
-    start = demo_start()
-    engine = make_engine(settings.db)
-    upgrade(engine)
-    with engine.begin() as conn:
-        sync_catalog(conn, catalog, start)
-    seed_demo(engine, catalog, start, days=2)
-    engine.dispose()
-    feed = DemoFeed(catalog, DEMO_LEAD_IN)
-    app = demo_app(settings, DemoClock(start, DEMO_SPEED), feed, catalog)
-    live = start_server(settings, app=app, port=port)
+    live, _ = start_demo_server(tmp_path, DEMO_LEAD_IN, DEMO_SPEED)
     try:
         yield live
     finally:
