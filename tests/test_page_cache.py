@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from conftest import LiveServer, make_settings, scratch_database, start_server
+from downradar import changes
 from downradar.changes import CHANNEL, ChangeBus
 from downradar.clock import SystemClock
 from downradar.store import make_engine
@@ -61,9 +62,23 @@ def serve(db_url: str) -> tuple[LiveServer, dict[str, Counter]]:
     return start_server(settings, app=app), counters
 
 
+def settle(seconds: float = 1.2, at_most: float = 6.0) -> None:
+    """Wait until the process-wide change bus has been quiet for `seconds`: the start-up's changes and an
+    earlier test's trailing bumps (1 s after a change) would otherwise land in the middle of a test."""
+    deadline = time.monotonic() + at_most
+    seen = changes.generation()
+    while time.monotonic() < deadline:
+        time.sleep(seconds)
+        now = changes.generation()
+        if now == seen:
+            return
+        seen = now
+
+
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[LiveServer, dict[str, Counter]]]:
     server, counters = serve(f"sqlite:///{tmp_path / 'cache.db'}")
+    settle()
     try:
         yield server, counters
     finally:
