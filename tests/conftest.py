@@ -11,11 +11,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -203,3 +203,17 @@ def start_demo_server(folder: Path, lead_in: timedelta, speed: float = 60.0) -> 
     feed = DemoFeed(catalog, lead_in)
     app = demo_app(settings, DemoClock(start, speed), feed, catalog)
     return start_server(settings, app=app, port=port), feed
+
+
+T = TypeVar("T")
+
+
+def eventually(what: str, probe: Callable[[], T | None], seconds: float) -> T:
+    """Poll until `probe` gives something truthy and return it; fail naming what never came."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"within {seconds:g} s: {what}")

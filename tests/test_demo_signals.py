@@ -8,8 +8,7 @@ instead of fourteen keep the detector's start-up learning short.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from conftest import LiveServer, start_demo_server
+from conftest import LiveServer, eventually, start_demo_server
 from downradar.demo_feed import DemoFeed
 from downradar.demo_provider import (
     INCIDENT_NAME,
@@ -37,17 +36,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoFeed]]:
         yield live, feed
     finally:
         live.stop()
-
-
-def wait_for(what: str, probe: Callable[[], T | None], seconds: float) -> T:
-    """Poll until `probe` gives something truthy; fail naming what never came."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"within {seconds:g} s: {what}")
 
 
 def chatgpt_view(http: httpx.Client) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -71,7 +59,7 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
             page = http.get("/services/chatgpt").text
             return (group, incident, page) if GAP_TEXT in page else None  # the gap may just have closed
 
-        group, incident, page = wait_for("the honesty gap on chatgpt", in_gap, 30)
+        group, incident, page = eventually("the honesty gap on chatgpt", in_gap, 30)
         assert group["state"] == GAP_TEXT
         assert group["official_status"]["description"] == "All Systems Operational"
         assert group["official_status"]["admits_problem"] is False
@@ -87,7 +75,7 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
                 return None
             return group, incident
 
-        group, incident = wait_for("the provider's acknowledgement on our incident", acknowledged, 30)
+        group, incident = eventually("the provider's acknowledgement on our incident", acknowledged, 30)
         extension = incident["downradar"]
         assert datetime.fromisoformat(extension["acknowledged_at"]) == script.acknowledged_at
         assert INCIDENT_NAME in extension["acknowledgement"]
@@ -118,7 +106,7 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
             _, incident = chatgpt_view(http)
             return incident if incident is not None and "probes" in incident["downradar"]["signals"] else None
 
-        incident = wait_for("the front-door probe among the incident's signals", probe_down, 20)
+        incident = eventually("the front-door probe among the incident's signals", probe_down, 20)
         assert incident["downradar"]["signals"][:2] == ["reports", "probes"]
         page = http.get("/services/chatgpt").text
         assert "Front door" in page

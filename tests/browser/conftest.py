@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -151,17 +150,6 @@ def api(live: LiveServer, method: str, path: str, **kwargs: Any) -> Any:
         response = http.request(method, path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
     assert response.is_success, f"{method} {path}: {response.status_code} {response.text[:300]}"
     return response.json()
-
-
-def wait_for(what: str, probe: Callable[[], T | None], seconds: float) -> T:
-    """Poll until `probe` gives something truthy; fail naming what never came."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"within {seconds:g} s: {what}")
 
 
 def sign_in(page: Page, live: LiveServer, next_path: str = "/admin") -> None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from browser.conftest import DESKTOP, require_browser, sign_in, wait_for
-from conftest import LiveServer
+from browser.conftest import DESKTOP, require_browser, sign_in
+from conftest import LiveServer, eventually
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -46,7 +46,7 @@ def shoot(page: Page, path: Path) -> None:
 
 def test_screenshots_of_the_demo_outage(page: Page, demo_site: LiveServer, screenshot_dir: Path) -> None:
     with demo_site.client() as http:
-        wait_for("Downradar's incident on ChatGPT", lambda: chatgpt_outage(http), 45)
+        eventually("Downradar's incident on ChatGPT", lambda: chatgpt_outage(http), 45)
 
     page.goto(demo_site.base_url + "/")
     shoot(page, screenshot_dir / "overview.png")
