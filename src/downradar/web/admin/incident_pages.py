@@ -1,4 +1,4 @@
-"""The incident composer and an incident's admin page: update, resolve, confirm or dismiss.
+"""The incident composer and an incident's admin page: edit, update, resolve, confirm or dismiss.
 
 Every change goes through incidents/lifecycle.py, the JSON API's own path; its IncidentError comes back
 as a message next to the field it names.
@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from downradar import incidents as lifecycle
 from downradar.incidents import IncidentError, NotFound
+from downradar.incidents.lifecycle import DETECTOR
 from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
 from downradar.store.schema import components, incident_components
 from downradar.web.admin import suggest
@@ -168,7 +169,14 @@ def _incident_context(
     template = suggest.fill(template_key, service.name if service else incident.service_id)
     if incident.kind != "incident":
         template = None  # the templates speak of incidents, with incident statuses
-    form: dict[str, Any] = {"status": incident.status, "message": "", "components": current, "reason": ""}
+    form: dict[str, Any] = {
+        "name": incident.name,
+        "impact": incident.impact,
+        "status": incident.status,
+        "message": "",
+        "components": current,
+        "reason": "",
+    }
     if template is not None:
         form.update(status=template.status, message=template.message)
     form.update(values or {})
@@ -181,6 +189,7 @@ def _incident_context(
         and incident.is_open
         and incident.confirmed_at is None
         and incident.dismissed_at is None,
+        "detector_managed": incident.managed_by == DETECTOR,
         "templates": suggest.filled_all(service.name if service else incident.service_id),
         "template_key": template.key if template else "",
         "form": form,
@@ -229,6 +238,36 @@ def _change(
         context["failed_form"] = prefix
         return page(request, form.session, "incident.html", context, status_code=422)
     return done(f"/admin/incidents/{incident_id}", notice)
+
+
+@router.post("/incidents/{incident_id}/edit", response_class=HTMLResponse)
+def edit(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
+    """Change the title (and, for incidents, the impact) without posting to the timeline."""
+    rt = runtime(request)
+    loaded = _incident(rt, incident_id)
+    if loaded is None:
+        return missing(request, form.session, f"There is no incident “{incident_id}”.")
+    incident = loaded[0]
+    name = form.get("name").strip()  # so a title changed only by spaces is "nothing to change"
+    # Maintenance has no impact control; a hand-made one still reaches the lifecycle, which refuses it.
+    impact = form.get("impact") or None
+    values = {"name": name, "impact": impact or incident.impact}
+    handed_over = incident.managed_by == DETECTOR
+
+    def action(conn: Connection, now: Any) -> None:
+        if not incident.is_open:
+            # The page offers this form only while it is open; a closed incident's record stays as it was.
+            raise IncidentError("incident", f"incident {incident_id} is {incident.status}; it is not edited")
+        try:
+            lifecycle.update_incident(conn, incident_id, actor=ACTOR, now=now, name=name, impact=impact)
+        except IncidentError as exc:
+            if exc.field != "body":
+                raise
+            # "Nothing to change" names the update's body, which this form does not have.
+            raise IncidentError("name", "nothing to change: the title and impact are as they were") from None
+
+    notice = "incident-edited-handed-over" if handed_over else "incident-edited"
+    return _change(request, form, incident_id, "edit", notice, action, values)
 
 
 @router.post("/incidents/{incident_id}/updates", response_class=HTMLResponse)

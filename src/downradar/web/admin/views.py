@@ -25,6 +25,9 @@ NOTICES = {
     "signed-in": "You are signed in.",
     "incident-opened": "The incident is open and on the public page.",
     "incident-updated": "The update is posted.",
+    "incident-edited": "The title and impact are saved.",
+    "incident-edited-handed-over": "The title and impact are saved; operators manage this incident now, "
+    "not the detector.",
     "incident-resolved": "The incident is resolved.",
     "incident-confirmed": "The detected incident is confirmed; operators manage it now.",
     "incident-dismissed": "The detected incident is dismissed.",
