@@ -30,7 +30,12 @@ ROUTE_LABELS = {
     "url": "URL",
     "secret": "Signing secret",
     "services": "Services",
+    "group_wait_seconds": "First message waits",
+    "group_interval_seconds": "Messages at most every",
+    "repeat_interval_seconds": "Remind of open incidents every",
 }
+# The route's timing settings, as the admin API takes them (notify/routes.py checks their range).
+TIMINGS = ("group_wait_seconds", "group_interval_seconds", "repeat_interval_seconds")
 
 
 def shown_address(subscriber: dict[str, Any]) -> str:
@@ -66,8 +71,22 @@ def _routes_context(rt: Runtime, values: dict[str, Any] | None = None) -> dict[s
         found = routes.list_routes(conn)
         services = load_services(conn)
     form = {"name": "", "channel": "webhook", "url": "", "services": [], "enabled": True}
+    form.update({field: "" for field in TIMINGS})
     form.update(values or {})
-    return {"routes": found, "services": services, "form": form, "created": None, "new_secret": None}
+    # What a route without its own setting uses, so the table and the hints can say it.
+    defaults = {
+        "group_wait_seconds": rt.settings.group_wait_seconds,
+        "group_interval_seconds": rt.settings.group_interval_seconds,
+        "repeat_interval_seconds": rt.settings.route_repeat_seconds,
+    }
+    return {
+        "routes": found,
+        "services": services,
+        "form": form,
+        "defaults": defaults,
+        "created": None,
+        "new_secret": None,
+    }
 
 
 @router.get("/alert-routes", response_class=HTMLResponse)
@@ -95,11 +114,12 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
         "url": form.get("url"),
         "services": form.all("services"),
         "enabled": bool(form.get("enabled")),
+        **{field: form.get(field).strip() for field in TIMINGS},
     }
     given_secret = form.get("secret").strip() or None
     secret = given_secret or (routes.generate_secret() if channel == "webhook" else None)
     try:
-        repeat = _seconds(form, "repeat_interval_seconds")
+        timings = {field: _seconds(form, field) for field in TIMINGS}
         with rt.engine.begin() as conn:
             created = routes.create_route(
                 conn,
@@ -109,7 +129,9 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
                 services_=values["services"],
                 enabled=values["enabled"],
                 channel=channel,
-                repeat_interval_seconds=repeat,
+                group_wait_seconds=timings["group_wait_seconds"],
+                group_interval_seconds=timings["group_interval_seconds"],
+                repeat_interval_seconds=timings["repeat_interval_seconds"],
                 allow=AllowList.parse(rt.settings.allow_targets),
                 actor=ACTOR,
                 now=rt.clock.now(),
