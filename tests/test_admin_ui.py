@@ -314,6 +314,56 @@ def test_add_and_remove_an_alert_route_whose_secret_is_shown_once(
     assert [r["name"] for r in api if r["name"] in ("On-call hook", "Signed by us")] == ["Signed by us"]
 
 
+def test_alert_route_timings_are_set_checked_and_listed(server: LiveServer, admin: httpx.Client) -> None:
+    form = admin.get("/admin/alert-routes").text
+    for field in ("group_wait_seconds", "group_interval_seconds", "repeat_interval_seconds"):
+        assert f'id="route-{field}"' in form, field
+    assert "server&#39;s default, 10 s." in form and "server&#39;s default, 60 s." in form
+
+    data = {"name": "Paced hook", "channel": "webhook", "url": "http://127.0.0.1:9/paced", "secret": "",
+            "enabled": "1", "group_wait_seconds": "5", "group_interval_seconds": "120",
+            "repeat_interval_seconds": "0"}  # fmt: skip
+    words = submit(admin, "/admin/alert-routes", "/admin/alert-routes",
+                   {**data, "group_wait_seconds": "soon"})  # fmt: skip
+    assert words.status_code == 422 and 'href="#route-group_wait_seconds"' in words.text
+    assert "give a number of seconds" in words.text
+    assert re.search(r'id="route-group_wait_seconds" name="group_wait_seconds" value="soon"', words.text)
+    assert 'value="120"' in words.text  # the other fields are kept
+    too_long = submit(admin, "/admin/alert-routes", "/admin/alert-routes",
+                      {**data, "group_interval_seconds": "999999999"})  # fmt: skip
+    assert too_long.status_code == 422 and 'href="#route-group_interval_seconds"' in too_long.text
+    assert "must be between 0 and 604800 seconds" in too_long.text
+    assert re.search(r'id="route-group_interval_seconds"[^>]*aria-invalid="true"', too_long.text)
+    negative = submit(admin, "/admin/alert-routes", "/admin/alert-routes",
+                      {**data, "repeat_interval_seconds": "-1"})  # fmt: skip
+    assert negative.status_code == 422 and 'href="#route-repeat_interval_seconds"' in negative.text
+
+    created = submit(admin, "/admin/alert-routes", "/admin/alert-routes", data)
+    assert created.status_code == 201, created.text
+    plain = submit(admin, "/admin/alert-routes", "/admin/alert-routes",
+                   {**data, "name": "Default-paced hook", "group_wait_seconds": "",
+                    "group_interval_seconds": "", "repeat_interval_seconds": ""})  # fmt: skip
+    assert plain.status_code == 201, plain.text
+    api = httpx.get(f"{server.base_url}/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
+    by_name = {r["name"]: r for r in api}
+    paced, default = by_name["Paced hook"], by_name["Default-paced hook"]
+    timings = ("group_wait_seconds", "group_interval_seconds", "repeat_interval_seconds")
+    assert [paced[field] for field in timings] == [5.0, 120.0, 0.0]
+    assert default["group_wait_seconds"] is None and default["repeat_interval_seconds"] is None
+
+    listing = admin.get("/admin/alert-routes").text
+    row = listing.split(f'id="route-{paced["id"]}"')[1].split("</tr>")[0]
+    assert '<td class="route-group-wait">5 s</td>' in row
+    assert '<td class="route-group-interval">120 s</td>' in row
+    assert '<td class="route-repeat-interval">never</td>' in row
+    row = listing.split(f'id="route-{default["id"]}"')[1].split("</tr>")[0]
+    assert '<td class="route-group-wait">10 s (default)</td>' in row
+    assert '<td class="route-group-interval">60 s (default)</td>' in row
+    assert '<td class="route-repeat-interval">never (default)</td>' in row
+    for route in (paced, default):
+        submit(admin, "/admin/alert-routes", f"/admin/alert-routes/{route['id']}/remove", {})
+
+
 def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
     text = f"<img src=x onerror=alert(1)> broken {time.monotonic_ns()}"
     report = {"service": "chatgpt", "symptom": "error", "comment": text, "client": "reporter-1"}
@@ -398,6 +448,70 @@ def test_confirm_or_dismiss_what_the_detector_opened(server: LiveServer, admin: 
     actions = [e["action"] for e in httpx.get(f"{server.base_url}/api/v1/audit", headers=server.admin,
                params={"entity_id": false_alarm}).json()["entries"]]  # fmt: skip
     assert actions == ["incident.dismissed", "incident.opened"]
+
+
+def test_edit_the_title_and_impact_of_an_open_incident(server: LiveServer, admin: httpx.Client) -> None:
+    incident_id = open_incident(admin, name="Login trouble", impact="minor")
+    page = f"/admin/incidents/{incident_id}"
+    shown = admin.get(page).text
+    for control in ("edit-form", "edit-name", "edit-impact", "edit-submit"):
+        assert f'id="{control}"' in shown, control
+    assert 'id="incident-managed-by"' not in shown and 'id="edit-hands-over"' not in shown  # opened by hand
+
+    edit = f"{page}/edit"
+    empty = submit(admin, page, edit, {"name": "  ", "impact": "major"})
+    assert empty.status_code == 422 and 'href="#edit-name"' in empty.text
+    assert "must not be empty" in empty.text
+    assert re.search(r'id="edit-name"[^>]*aria-invalid="true"', empty.text)
+    unknown = submit(admin, page, edit, {"name": "Login trouble", "impact": "apocalyptic"})
+    assert unknown.status_code == 422 and 'href="#edit-impact"' in unknown.text
+    assert re.search(r'id="edit-impact"[^>]*aria-invalid="true"', unknown.text)
+    same = submit(admin, page, edit, {"name": " Login trouble ", "impact": "minor"})
+    assert same.status_code == 422 and "nothing to change" in same.text and 'href="#edit-name"' in same.text
+    forged = admin.post(edit, data={"csrf_token": "forged", "name": "Forged", "impact": "none"})
+    assert forged.status_code == 403
+
+    edited = submit(admin, page, edit, {"name": "Login failures for everyone", "impact": "critical"})
+    assert edited.status_code == 200 and "The title and impact are saved." in edited.text
+    assert str(edited.url).endswith(f"{page}?done=incident-edited")
+    assert '<h1 id="incident-title">Login failures for everyone</h1>' in edited.text
+    assert re.search(r'id="edit-impact".*?<option value="critical" selected>', edited.text, re.S)
+    body = api_incident(server, incident_id)
+    assert body["name"] == "Login failures for everyone" and body["impact"] == "critical"
+    assert body["status"] == "investigating" and len(body["incident_updates"]) == 1  # no timeline entry
+    public = httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
+    assert "Login failures for everyone" in public
+    entries = httpx.get(f"{server.base_url}/api/v1/audit", params={"entity_id": incident_id},
+                        headers=server.admin).json()["entries"]  # fmt: skip
+    assert entries[0]["action"] == "incident.updated" and entries[0]["actor"] == "admin-ui"
+    assert entries[0]["detail"]["name"] == "Login failures for everyone"
+    assert entries[0]["detail"]["impact"] == "critical"
+
+    submit(admin, page, f"{page}/resolve", {"message": ""})
+    assert 'id="edit-form"' not in admin.get(page).text  # a closed incident is not edited here
+    closed = submit(admin, "/admin", edit, {"name": "Too late", "impact": "none"})
+    assert closed.status_code == 422 and "is resolved; it is not edited" in closed.text
+    assert api_incident(server, incident_id)["name"] == "Login failures for everyone"
+
+
+def test_editing_a_detected_incident_hands_it_to_the_operators(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    detected = open_detected(server, "Problems at GitHub (detected)")
+    page = f"/admin/incidents/{detected}"
+    shown = admin.get(page).text
+    assert "the detector, which updates and resolves it by itself" in shown
+    assert 'id="edit-hands-over"' in shown
+
+    edited = submit(admin, page, f"{page}/edit", {"name": "GitHub pushes fail", "impact": "major"})
+    assert edited.status_code == 200 and "operators manage this incident now" in edited.text
+    assert "operators; the detector no longer changes it" in edited.text
+    assert 'id="edit-hands-over"' not in edited.text
+    assert 'id="confirm-submit"' in edited.text  # still the operators' call whether it is real
+    body = httpx.get(f"{server.base_url}/api/v1/incidents/{detected}", headers=server.admin).json()
+    assert body["managed_by"] == "operator" and body["name"] == "GitHub pushes fail"
+    assert body["impact"] == "major"
+    submit(admin, page, f"{page}/resolve", {"message": "Fixed."})
 
 
 def test_unknown_admin_addresses_are_uncached_404_pages(admin: httpx.Client) -> None:
