@@ -1,4 +1,5 @@
-"""Open, update and resolve incidents; schedule and advance maintenance. One code path for every caller.
+"""Open, update and resolve incidents; schedule and advance maintenance; set a component's status by hand.
+One code path for every caller.
 
 Each change writes the incident row, an update for the timeline (with the component changes it caused),
 the affected components' new statuses, and an audit entry, all in the caller's transaction.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import secrets
 import string
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +18,8 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from downradar import changes as change_bus
 from downradar.incidents import audit
+from downradar.incidents.claims import ACTIVE_MAINTENANCE as ACTIVE_MAINTENANCE  # pages import it from here
+from downradar.incidents.claims import component_claims
 from downradar.incidents.errors import IncidentError, NotFound
 from downradar.incidents.events import Evidence, record_event
 from downradar.model import (
@@ -31,7 +35,6 @@ from downradar.store.schema import components, incident_components, incident_upd
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 MAX_NAME = 300
 MAX_BODY = 20_000
-ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 DETECTOR = "detector"
 INCIDENT_IMPACTS = tuple(i.value for i in Impact if i is not Impact.maintenance)
 
@@ -340,12 +343,90 @@ def advance_maintenances(conn: Connection, now: datetime, actor: str = "schedule
     return moved
 
 
+@dataclass(frozen=True)
+class ComponentStatusSet:
+    """What `set_component_status` did: the component, its manual status and its status now."""
+
+    component_id: str
+    manual_status: str | None  # None: no manual claim
+    status: str  # the worst of every claim, as the public page shows it
+    changed: bool  # False when the manual status already was the one asked for (nothing written)
+
+
+def set_component_status(
+    conn: Connection,
+    component: str | tuple[str, str],
+    status: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> ComponentStatusSet:
+    """Set a component's status by hand, as Statuspage's "set component status" does: no incident needed.
+
+    `component` is a component id ("<service>.<slug>") or (service id, slug). The manual status is one
+    claim among the open incidents' and active maintenance's, so the component shows the worst of them;
+    "operational" (or None) removes the manual claim. The change is audited; it records no event, since
+    the event stream (DESIGN.md 3.2) is about incidents only. Asking for the manual status a component
+    already has writes nothing.
+    """
+    row = _require_component(conn, component)
+    wanted = None if status is None else _check_enum("status", status, ComponentStatus)
+    if wanted == ComponentStatus.operational.value:
+        wanted = None
+    if wanted == row["manual_status"]:
+        return ComponentStatusSet(row["id"], wanted, row["status"], changed=False)
+    conn.execute(
+        update(components)
+        .where(components.c.id == row["id"])
+        .values(
+            manual_status=wanted,
+            manual_status_at=now if wanted is not None else None,
+            manual_status_by=actor if wanted is not None else None,
+        )
+    )
+    changes = _recompute(conn, [row["id"]], now)
+    new_status = changes[0]["new_status"] if changes else row["status"]
+    change_bus.bump("component", conn=conn)  # the admin page's "where it comes from" changed even if not this
+    audit.record(
+        conn,
+        at=now,
+        actor=actor,
+        action="component.status_set" if wanted is not None else "component.status_cleared",
+        entity="component",
+        entity_id=row["id"],
+        detail={
+            "service": row["service_id"],
+            "component": row["slug"],
+            "manual_status": wanted,
+            "old_manual_status": row["manual_status"],
+            "status": new_status,
+            "old_status": row["status"],
+        },
+    )
+    return ComponentStatusSet(row["id"], wanted, new_status, changed=True)
+
+
 # -- helpers -----------------------------------------------------------------------------------------
 
 
 def _require_service(conn: Connection, service_id: str) -> None:
     if conn.scalar(select(services.c.id).where(services.c.id == service_id)) is None:
         raise NotFound(f"unknown service {service_id!r}")
+
+
+def _require_component(conn: Connection, component: str | tuple[str, str]) -> Mapping[str, Any]:
+    if isinstance(component, tuple):
+        service_id, slug = component
+        _require_service(conn, service_id)
+        where = (components.c.service_id == service_id) & (components.c.slug == slug)
+        unknown = f"unknown component {slug!r} of service {service_id!r}"
+    else:
+        where = components.c.id == component
+        unknown = f"unknown component {component!r}"
+    row = conn.execute(select(components).where(where)).mappings().first()
+    if row is None:
+        raise NotFound(unknown)
+    return row
 
 
 def _require_incident(conn: Connection, incident_id: str) -> Mapping[str, Any]:
@@ -420,26 +501,12 @@ def _set_incident_components(
 
 
 def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) -> list[dict[str, str]]:
-    """Set each component to the worst status any open incident or active maintenance gives it."""
+    """Set each component to the worst status any open incident, active maintenance or operator (a manual
+    status) gives it."""
     ids = sorted(set(component_ids))
     if not ids:
         return []
-    claims = conn.execute(
-        select(
-            incident_components.c.component_id,
-            incident_components.c.status,
-            incidents.c.kind,
-            incidents.c.status.label("incident_status"),
-        )
-        .join(incidents, incidents.c.id == incident_components.c.incident_id)
-        .where(incident_components.c.component_id.in_(ids))
-    ).all()
-    claimed: dict[str, list[str]] = {cid: [] for cid in ids}
-    for claim in claims:
-        if claim.kind == "incident" and claim.incident_status not in CLOSED_STATUSES:
-            claimed[claim.component_id].append(claim.status)
-        elif claim.kind == "maintenance" and claim.incident_status in ACTIVE_MAINTENANCE:
-            claimed[claim.component_id].append(ComponentStatus.under_maintenance.value)
+    claimed = {cid: [c.status for c in found] for cid, found in component_claims(conn, ids).items()}
     current = conn.execute(
         select(components.c.id, components.c.name, components.c.status).where(components.c.id.in_(ids))
     ).all()

@@ -25,6 +25,10 @@ class ComponentView:
     only_show_if_degraded: bool
     created_at: datetime
     updated_at: datetime
+    # A status an operator set by hand (one claim among the incidents'; `status` is already the worst).
+    manual_status: str | None = None
+    manual_status_at: datetime | None = None
+    manual_status_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,11 @@ components = Table(
     Column("only_show_if_degraded", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # A status an operator set directly (never "operational": that clears it); one more claim next to
+    # the open incidents' and active maintenance's, see incidents/lifecycle.py `_recompute`.
+    Column("manual_status", String(32)),
+    Column("manual_status_at", UTCDateTime),
+    Column("manual_status_by", String(64)),
     UniqueConstraint("service_id", "slug", name="uq_components_service_slug"),
 )
 

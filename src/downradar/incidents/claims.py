@@ -1,0 +1,70 @@
+"""Who claims which status for a component: open incidents, active maintenance and an operator's own.
+
+A component's status is the worst of these claims (lifecycle's `_recompute` writes it); the admin page
+shows them so an operator can see where a status comes from before changing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import Connection, select
+
+from downradar.model import CLOSED_STATUSES, ComponentStatus
+from downradar.store.schema import components, incident_components, incidents
+
+ACTIVE_MAINTENANCE = ("in_progress", "verifying")
+ClaimSource = Literal["manual", "incident", "maintenance"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    status: str
+    source: ClaimSource
+    incident_id: str | None = None  # the incident or maintenance making the claim; None for a manual one
+    name: str | None = None  # its name
+    actor: str | None = None  # who set a manual status, and when
+    at: datetime | None = None
+
+
+def component_claims(conn: Connection, component_ids: Iterable[str]) -> dict[str, list[Claim]]:
+    """component id → its claims: the manual one first, then incidents and maintenance as they started."""
+    ids = sorted(set(component_ids))
+    claimed: dict[str, list[Claim]] = {cid: [] for cid in ids}
+    if not ids:
+        return claimed
+    manual = conn.execute(
+        select(
+            components.c.id,
+            components.c.manual_status,
+            components.c.manual_status_by,
+            components.c.manual_status_at,
+        ).where(components.c.id.in_(ids), components.c.manual_status.is_not(None))
+    )
+    for row in manual:
+        claimed[row.id].append(
+            Claim(row.manual_status, "manual", actor=row.manual_status_by, at=row.manual_status_at)
+        )
+    rows = conn.execute(
+        select(
+            incident_components.c.component_id,
+            incident_components.c.status,
+            incidents.c.id,
+            incidents.c.name,
+            incidents.c.kind,
+            incidents.c.status.label("incident_status"),
+        )
+        .join(incidents, incidents.c.id == incident_components.c.incident_id)
+        .where(incident_components.c.component_id.in_(ids))
+        .order_by(incidents.c.started_at, incidents.c.id)
+    )
+    for row in rows:
+        if row.kind == "incident" and row.incident_status not in CLOSED_STATUSES:
+            claimed[row.component_id].append(Claim(row.status, "incident", row.id, row.name))
+        elif row.kind == "maintenance" and row.incident_status in ACTIVE_MAINTENANCE:
+            under = ComponentStatus.under_maintenance.value
+            claimed[row.component_id].append(Claim(under, "maintenance", row.id, row.name))
+    return claimed
