@@ -1,4 +1,5 @@
-"""Admin API: open, update and resolve incidents, schedule maintenance, read the audit log."""
+"""Admin API: open, update and resolve incidents, schedule maintenance, set component statuses, read the
+audit log."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from downradar import incidents as lifecycle
 from downradar.incidents import NotFound, audit
+from downradar.incidents.claims import component_claims
+from downradar.incidents.lifecycle import set_component_status
 from downradar.incidents.queries import load_incidents, load_services
 from downradar.web.auth import require_admin
 from downradar.web.responses import JSON
@@ -59,6 +62,12 @@ class MaintenanceCreate(_Body):
     scheduled_until: AwareDatetime
     components: list[str] = Field(default_factory=list, description="component slugs under maintenance")
     auto_transition: bool = True
+
+
+class ComponentStatusChange(_Body):
+    status: str | None = Field(
+        description="a component status; 'operational' or null removes the status set by hand"
+    )
 
 
 def incident_json(rt: Runtime, incident_id: str) -> dict[str, Any]:
@@ -215,3 +224,35 @@ def audit_log(
     for row in rows:
         row["at"] = row["at"].isoformat()
     return JSON({"entries": rows})
+
+
+def component_json(rt: Runtime, service_id: str, slug: str) -> dict[str, Any]:
+    """The Statuspage component, plus its slug, its manual status and the claims that make its status."""
+    with rt.engine.connect() as conn:
+        found = load_services(conn, service_id)
+        component = next((c for c in found[0].components if c.slug == slug), None) if found else None
+        if component is None:
+            raise NotFound(f"unknown component {slug!r} of service {service_id!r}")
+        claims = component_claims(conn, [component.id])[component.id]
+    manual = next((c for c in claims if c.source == "manual"), None)
+    body = StatuspageFormatter(rt.catalog.page).component(component)
+    body["service"] = service_id
+    body["slug"] = slug
+    body["manual_status"] = manual.status if manual else None
+    body["manual_status_at"] = iso(manual.at, rt.catalog.page.time_zone) if manual else None
+    body["manual_status_by"] = manual.actor if manual else None
+    body["claims"] = [
+        {"source": c.source, "status": c.status, "incident_id": c.incident_id, "name": c.name} for c in claims
+    ]
+    return body
+
+
+@router.patch(
+    "/services/{service_id}/components/{slug}",
+    summary="Set a component's status by hand (no incident needed); 'operational' clears it",
+)
+def patch_component(request: Request, service_id: str, slug: str, body: ComponentStatusChange) -> JSON:
+    rt = runtime(request)
+    with rt.engine.begin() as conn:
+        set_component_status(conn, (service_id, slug), body.status, actor="admin", now=rt.clock.now())
+    return JSON(component_json(rt, service_id, slug))
