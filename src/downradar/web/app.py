@@ -111,7 +111,7 @@ def create_app(
             clock=clock,
             writer=writer,
             limiter=ReportRateLimiter(settings.report_rate_limit),
-            metrics=Metrics(lambda: open_incident_counts(engine)),
+            metrics=Metrics(lambda: open_incident_counts(engine), page_cache=app.state.page_cache),
             secret=secret,
             admin_token=admin_token,
             component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},

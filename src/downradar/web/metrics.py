@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from downradar.web.page_cache import PageCache
 
 
 class _OpenIncidents(Collector):
@@ -24,8 +26,33 @@ class _OpenIncidents(Collector):
         yield family
 
 
+class _PageCacheStats(Collector):
+    """The page cache's own counts, read at scrape time: a cache hit skips LatencyMiddleware (and any
+    per-request cost), so this is where a refresh storm shows."""
+
+    def __init__(self, cache: PageCache) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self._cache.stats
+        counts = CounterMetricFamily(
+            "downradar_page_cache_requests",
+            "Cacheable GET/HEAD requests: hit (served stored bytes), render (rendered and stored), "
+            "pass (rendered, not storable)",
+            labels=["outcome"],
+        )
+        counts.add_metric(["hit"], stats.hits)
+        counts.add_metric(["render"], stats.renders)
+        counts.add_metric(["pass"], stats.passes)
+        yield counts
+        yield GaugeMetricFamily("downradar_page_cache_entries", "Responses held", value=len(self._cache))
+        yield GaugeMetricFamily("downradar_page_cache_bytes", "Bytes held", value=self._cache.size_bytes)
+
+
 class Metrics:
-    def __init__(self, open_incidents: Callable[[], dict[str, int]]) -> None:
+    def __init__(
+        self, open_incidents: Callable[[], dict[str, int]], page_cache: PageCache | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.reports = Counter(
             "downradar_reports",
@@ -43,6 +70,8 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
         self.registry.register(_OpenIncidents(open_incidents))
+        if page_cache is not None:
+            self.registry.register(_PageCacheStats(page_cache))
 
     def count_reports(self, rows: Iterable[dict]) -> None:
         duplicates = accepted = 0

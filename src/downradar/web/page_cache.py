@@ -144,6 +144,10 @@ class PageCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
 
 class PageCacheMiddleware:
     """ASGI middleware serving PageCache's entries; see the module docstring for what is cached."""
