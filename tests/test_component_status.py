@@ -17,7 +17,7 @@ from conftest import LiveServer, module_server
 from downradar.catalog import Catalog, Component, Page, Service
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.audit import entries
-from downradar.incidents.claims import component_claims
+from downradar.incidents.claims import component_claims, manual_changes
 from downradar.incidents.lifecycle import (
     open_incident,
     resolve_incident,
@@ -28,6 +28,7 @@ from downradar.incidents.queries import load_services
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import components, events
+from downradar.web.uptime import component_uptime, status_changes
 from test_admin_ui import HTML, SETTINGS, hidden, signing_in
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -322,3 +323,31 @@ def test_the_admin_page_needs_a_session(server: LiveServer) -> None:
         )
         assert response.status_code == 303 and response.headers["location"].startswith("/admin/login")
     assert public_status(server, "chatgpt.login") == ("operational", "operational")
+
+
+def test_a_status_set_and_cleared_by_hand_stays_in_the_uptime_history(engine: Engine) -> None:
+    down_at = NOW - timedelta(days=2)
+    with engine.begin() as conn:
+        set_component_status(conn, "web.api", "major_outage", actor="ops", now=down_at)
+        set_component_status(
+            conn, "web.api", "degraded_performance", actor="ops", now=down_at + timedelta(minutes=45)
+        )
+        set_component_status(conn, "web.api", None, actor="ops", now=down_at + timedelta(hours=2))
+        set_component_status(conn, "web.login", "partial_outage", actor="ops", now=NOW - timedelta(hours=1))
+    with engine.connect() as conn:
+        manual = manual_changes(conn, NOW - timedelta(days=91))
+        (service,) = load_services(conn, "web")
+    assert [(c.component_id, c.old_status, c.new_status) for c in manual] == [
+        ("web.api", "operational", "major_outage"),
+        ("web.api", "major_outage", "degraded_performance"),
+        ("web.api", "degraded_performance", "operational"),
+        ("web.login", "operational", "partial_outage"),
+    ]
+    changes = status_changes([], manual)
+    api, login = service.components
+    days = {d.day: d for d in component_uptime(api, [], NOW, "Etc/UTC", changes=changes).days}
+    that_day = days[down_at.date()]
+    assert (that_day.status, that_day.outage_minutes) == ("major_outage", 45)
+    assert days[NOW.date()].status == "operational"
+    today = component_uptime(login, [], NOW, "Etc/UTC", changes=changes).days[-1]
+    assert (today.status, today.outage_minutes) == ("partial_outage", 60)

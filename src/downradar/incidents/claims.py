@@ -1,4 +1,5 @@
-"""Who claims which status for a component: open incidents, active maintenance and an operator's own.
+"""Who claims which status for a component: open incidents, active maintenance and an operator's own;
+and the status changes operators' own claims caused, for the uptime history.
 
 A component's status is the worst of these claims (lifecycle's `_recompute` writes it); the admin page
 shows them so an operator can see where a status comes from before changing it.
@@ -14,7 +15,7 @@ from typing import Literal
 from sqlalchemy import Connection, select
 
 from downradar.model import CLOSED_STATUSES, ComponentStatus
-from downradar.store.schema import components, incident_components, incidents
+from downradar.store.schema import audit_log, components, incident_components, incidents
 
 ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 ClaimSource = Literal["manual", "incident", "maintenance"]
@@ -68,3 +69,34 @@ def component_claims(conn: Connection, component_ids: Iterable[str]) -> dict[str
             under = ComponentStatus.under_maintenance.value
             claimed[row.component_id].append(Claim(under, "maintenance", row.id, row.name))
     return claimed
+
+
+MANUAL_ACTIONS = ("component.status_set", "component.status_cleared")
+
+
+@dataclass(frozen=True)
+class ManualChange:
+    """A component status change an operator's manual status caused (no incident update records it)."""
+
+    component_id: str
+    at: datetime
+    old_status: str
+    new_status: str
+
+
+def manual_changes(conn: Connection, since: datetime) -> list[ManualChange]:
+    """Status changes caused by setting or clearing a manual status since `since`, oldest first.
+
+    Read from the audit log, which `set_component_status` writes in the same transaction as the change;
+    setting a manual status that an incident's worse claim outranks changed nothing and is left out.
+    """
+    rows = conn.execute(
+        select(audit_log.c.entity_id, audit_log.c.at, audit_log.c.detail)
+        .where(audit_log.c.action.in_(MANUAL_ACTIONS), audit_log.c.at >= since)
+        .order_by(audit_log.c.id)
+    )
+    return [
+        ManualChange(row.entity_id, row.at, row.detail["old_status"], row.detail["status"])
+        for row in rows
+        if row.detail.get("old_status") != row.detail.get("status")
+    ]

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, func, select
 
+from downradar.incidents.claims import ManualChange, manual_changes
 from downradar.incidents.honesty import honesty_by_service
 from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import (
@@ -260,10 +261,15 @@ def uptime_incidents(conn: Connection, now: datetime) -> list[IncidentView]:
 
 
 def uptime_views(
-    services: list[ServiceView], found: list[IncidentView], now: datetime, time_zone: str, lang: str
+    services: list[ServiceView],
+    found: list[IncidentView],
+    manual: list[ManualChange],
+    now: datetime,
+    time_zone: str,
+    lang: str,
 ) -> dict[str, dict[str, Any]]:
     """Per component id: its 90 day bars (markup) and uptime label."""
-    changes = status_changes(found)
+    changes = status_changes(found, manual)
     views: dict[str, dict[str, Any]] = {}
     for service in services:
         mine = [i for i in found if i.service_id == service.id]
@@ -299,6 +305,7 @@ def overview(request: Request) -> HTMLResponse:
             for s in services
         }
         for_uptime = uptime_incidents(conn, now)
+        manual = manual_changes(conn, now - timedelta(days=UPTIME_DAYS + 1))
     indicator, description = page_status(services, open_incidents)
     active, upcoming = _split_maintenance(maintenance)
     return render(
@@ -315,7 +322,7 @@ def overview(request: Request) -> HTMLResponse:
             "history": _history(recent, today, time_zone),
             "honesty": honesty,
             "sparklines": lines,
-            "uptime": uptime_views(services, for_uptime, now, time_zone, display_language(request)),
+            "uptime": uptime_views(services, for_uptime, manual, now, time_zone, display_language(request)),
             "uptime_days": UPTIME_DAYS,
         },
     )

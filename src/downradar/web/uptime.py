@@ -1,17 +1,20 @@
-"""90 days of uptime per component, worked out from the incidents alone, and drawn as a row of day bars.
+"""90 days of uptime per component, worked out from its recorded status changes, drawn as day bars.
 
 The record of what a component went through is in the incidents' updates: every update lists the
-components whose status it changed (`affected_components`: old and new status). Replaying those changes in
-time order gives each component's status at any moment, so for every day (in the reader's time zone):
+components whose status it changed (`affected_components`: old and new status); a status an operator set
+by hand, with no incident, is recorded in the audit log (incidents/claims.py `manual_changes`). Replaying
+those changes in time order gives each component's status at any moment, so for every day (in the
+reader's time zone):
 
 - the day's status is the worst status the component had at any moment of it;
 - its outage minutes are the minutes it spent in partial or major outage;
 - its incidents are the incidents and maintenance windows on the component that overlapped the day.
 
 Two corrections keep the replay honest. An incident opened with an earlier `started_at` (written up after
-the fact) dates its opening changes from that start, not from when it was typed in. And a status set
-directly on the component, which no update explains, counts from the component's `updated_at`. Days before
-the component existed (or before its earliest recorded change) have no data and are not counted.
+the fact) dates its opening changes from that start, not from when it was typed in. And a status that no
+recorded change explains (set before the audit log had it) counts from the component's `updated_at`.
+Days before the component existed (or before its earliest recorded change) have no data and are not
+counted.
 
 Everything here is pure: incidents and components in, numbers and markup out.
 """
@@ -25,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from markupsafe import Markup
 
+from downradar.incidents.claims import ManualChange
 from downradar.incidents.queries import ComponentView, IncidentView
 from downradar.model import COMPONENT_SEVERITY, ComponentStatus
 from downradar.web.timefmt import DEFAULT_LANGUAGE, day_label, zone
@@ -83,9 +87,15 @@ def _severity(status: str) -> int:
     return COMPONENT_SEVERITY[ComponentStatus(status)]
 
 
-def status_changes(incidents: Iterable[IncidentView]) -> dict[str, list[StatusChange]]:
+def status_changes(
+    incidents: Iterable[IncidentView], manual: Iterable[ManualChange] = ()
+) -> dict[str, list[StatusChange]]:
     """Each component's recorded status changes, oldest first, keyed by component id."""
     changes: dict[str, list[StatusChange]] = {}
+    for change in manual:
+        changes.setdefault(change.component_id, []).append(
+            StatusChange(change.at, change.old_status, change.new_status)
+        )
     for incident in incidents:
         ordered = sorted(incident.updates, key=lambda u: (u.display_at, u.created_at))
         for index, update in enumerate(ordered):
