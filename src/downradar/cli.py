@@ -125,10 +125,11 @@ def _serve(
 
 
 def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
-    """Granian embedded in this process (its lifespan runs our app's), on uvloop, stopped by INT or TERM.
+    """Granian embedded in this process over RSGI (web/rsgi.py), on uvloop, stopped by INT or TERM.
 
     Embedded, the app object is served as it is (no import string, no fork): the demo's app, its
-    feed and mailbox thread stay in one process, as under uvicorn.
+    feed and mailbox thread stay in one process, as under uvicorn. RSGI has no lifespan protocol, so
+    the app's lifespan is entered here, around serving.
     """
     import asyncio
     import os
@@ -138,11 +139,13 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.server.embed import Server
 
+    from downradar.web.rsgi import RSGIFront
+
     granian = Server(
-        app,
+        RSGIFront(app, app.state.page_cache),
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,
         http=HTTPModes.http1,
         websockets=False,
         # Rust threads parse HTTP and copy bodies beside the Python thread: two serve cached pages at
@@ -156,7 +159,8 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, granian.stop)
-        await granian.serve()
+        async with app.router.lifespan_context(app):
+            await granian.serve()
 
     uvloop.run(main())
 

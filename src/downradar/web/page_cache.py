@@ -72,9 +72,20 @@ class Entry:
     service_generation: int
     expires: float
     size: int = field(init=False)
+    # The same headers as text, for servers whose interface takes str pairs (RSGI); made once per render.
+    text_headers: list[tuple[str, str]] = field(init=False)
+    text_not_modified_headers: list[tuple[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.size = len(self.body) + sum(len(k) + len(v) for k, v in self.headers)
+        self.text_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
+        self.text_not_modified_headers = [
+            (k.decode("latin-1"), v.decode("latin-1")) for k, v in self.not_modified_headers
+        ]
+
+    def not_modified(self, if_none_match: bytes | None) -> bool:
+        """Whether the request's If-None-Match is answered with a 304."""
+        return if_none_match is not None and _matches(if_none_match, self.etag)
 
 
 @dataclass
@@ -118,6 +129,15 @@ class PageCache:
             return False
         service_id = entry.service_id
         return service_id is None or entry.service_generation == self.bus.service_generation(service_id)
+
+    def fresh(self, key: tuple[str, bytes, str]) -> Entry | None:
+        """The stored response for `key` if it is still current (a hit), counted; else None."""
+        entry = self._entries.get(key)
+        if entry is None or not self.current(entry):
+            return None
+        self._entries.move_to_end(key)
+        self.stats.hits += 1
+        return entry
 
     def get(self, key: tuple[str, bytes, str]) -> Entry | None:
         entry = self._entries.get(key)
@@ -299,13 +319,6 @@ class _Capture:
 
 def _request(scope: Scope) -> _Request | None:
     """The request's cache key and validators; None when it must not be served from the cache."""
-    query: bytes = scope["query_string"]
-    lang: str | None = None
-    if query:
-        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
-        if not PERSONAL_PARAMS.isdisjoint(params):
-            return None
-        lang = params.get("lang")
     if_none_match: bytes | None = None
     accept_language: str | None = None
     for name, value in scope["headers"]:
@@ -315,9 +328,25 @@ def _request(scope: Scope) -> _Request | None:
             accept_language = value.decode("latin-1")
         elif (name == b"authorization" or name == b"cookie") and _personal(name, value):
             return None
+    return keyed_request(
+        scope["path"], scope["query_string"], scope["method"], if_none_match, accept_language
+    )
+
+
+def keyed_request(
+    path: str, query: bytes, method: str, if_none_match: bytes | None, accept_language: str | None
+) -> _Request | None:
+    """The cache key and validators of a request already known to carry no credentials (see _personal);
+    None when its query makes it someone's own. Shared by the ASGI middleware and the RSGI front."""
+    lang: str | None = None
+    if query:
+        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        if not PERSONAL_PARAMS.isdisjoint(params):
+            return None
+        lang = params.get("lang")
     # Key on the language the page will be in, not the raw header: a handful of variants, not thousands.
     language = negotiate_language(lang, accept_language) if lang or accept_language else DEFAULT_LANGUAGE
-    return _Request((scope["path"], query, language), if_none_match, scope["method"] == "HEAD")
+    return _Request((path, query, language), if_none_match, method == "HEAD")
 
 
 def _cacheable_path(path: str, request: _Request) -> bool:
@@ -328,6 +357,11 @@ def _cacheable_path(path: str, request: _Request) -> bool:
             request.service_id = found.group(1) if per_service else None
             return True
     return False
+
+
+def personal(authorization: str | None, cookie: str | None) -> bool:
+    """_personal for headers as text (RSGI)."""
+    return authorization is not None or (cookie is not None and "downradar_admin" in cookie)
 
 
 def _personal(name: bytes, value: bytes) -> bool:
@@ -383,7 +417,7 @@ def _matches(if_none_match: bytes, etag: bytes) -> bool:
 
 
 async def _send_entry(send: Send, entry: Entry, request: _Request) -> None:
-    if request.if_none_match is not None and _matches(request.if_none_match, entry.etag):
+    if entry.not_modified(request.if_none_match):
         await send({"type": "http.response.start", "status": 304, "headers": entry.not_modified_headers})
         await send({"type": "http.response.body", "body": b""})
         return
