@@ -110,7 +110,6 @@ def test_open_incidents_gauge_by_service(server: LiveServer, client: httpx.Clien
     assert labelled(scrape(client), "downradar_open_incidents", "service") == {"chatgpt": 1, "slack": 1}
 
 
-
 def test_page_cache_hits_are_counted_though_they_skip_the_latency_histogram(client: httpx.Client) -> None:
     before = labelled(scrape(client), "downradar_page_cache_requests_total", "outcome")
     for _ in range(5):
@@ -121,6 +120,7 @@ def test_page_cache_hits_are_counted_though_they_skip_the_latency_histogram(clie
     assert after["hit"] - before["hit"] + after["render"] - before["render"] == 5
     assert value(samples, "downradar_page_cache_entries") >= 1
     assert value(samples, "downradar_page_cache_bytes") > 0
+
 
 V1_PATHS = {
     "/api/v1/reports": {"post"},
