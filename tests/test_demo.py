@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from markupsafe import escape
 from sqlalchemy import func, select
 
+from conftest import eventually, start_demo_server
 from downradar.catalog import load_catalog
 from downradar.config import DEMO_CATALOG
 from downradar.demo import USUAL_PER_15_MIN, seed_demo
+from downradar.demo_feed import DemoFeed
 from downradar.incidents.queries import load_incidents
+from downradar.intake.validation import parse_report
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.report_series import report_summary
@@ -61,3 +66,47 @@ def test_the_demo_mailbox_prints_what_it_receives() -> None:
     assert len(shown) == 1
     assert "mail to me@example.com: Confirm" in shown[0]
     assert "http://127.0.0.1:8000/subscribe/confirm/TOKEN" in shown[0]
+
+
+def test_the_demo_feed_s_reporters_comment_as_during_an_outage() -> None:
+    catalog = load_catalog(DEMO_CATALOG)
+    onset = datetime(2026, 2, 4, 17, 20, tzinfo=UTC)
+    minutes = [onset + timedelta(minutes=m) for m in range(-30, 90)]
+    feed, again = DemoFeed(catalog, timedelta(minutes=5)), DemoFeed(catalog, timedelta(minutes=5))
+    stream = [feed.reports_for(minute, onset) for minute in minutes]
+    assert stream == [again.reports_for(minute, onset) for minute in minutes]  # seeded: the same every run
+
+    texts = {c.text: c for c in feed.outage_comments + feed.background_comments}
+    outage = [r for minute in stream[30:] for r in minute if r["service"] == "chatgpt"]
+    commented = [r for r in outage if "comment" in r]
+    assert 0.015 < len(commented) / len(outage) < 0.05  # a few percent
+    assert len({r["comment"] for r in commented}) > 20  # varied
+    for report in commented:
+        said = texts[report["comment"]]
+        assert said.fits(report, (datetime.fromisoformat(report["ts"]) - onset) / timedelta(minutes=1) // 1)
+        assert parse_report(report, allow_ts=True, require_ts=True).comment == report["comment"]
+    late = {r["comment"] for minute in stream[30 + 45 :] for r in minute if "comment" in r}
+    assert "Back up for me now" in late
+    assert not late & {"Is it down for everyone?", "Down for me too"}
+
+    quiet = [r for minute in stream[:30] for r in minute]
+    assert sum("comment" in r for r in quiet) <= len(quiet) * 0.05  # far fewer on an ordinary day
+
+
+def test_the_demo_page_shows_reporters_comments_escaped(tmp_path: Path) -> None:
+    live, feed = start_demo_server(tmp_path, lead_in=timedelta(minutes=1))
+    # Texts with quotes show whether the page escapes what reporters write.
+    quoted = [c.text for c in feed.outage_comments if escape(c.text) != c.text]
+    try:
+        with live.client() as http:
+
+            def shown() -> tuple[str, list[str]] | None:
+                block = http.get("/services/chatgpt/live.json").json()["html"]["live_comments"]
+                found = [text for text in quoted if escape(text) in block]
+                return (block, found) if found else None
+
+            block, found = eventually("an outage comment on the chatgpt page", shown, 30)
+            assert "Recent comments" in http.get("/services/chatgpt").text
+    finally:
+        live.stop()
+    assert all(text not in block for text in found)  # escaped, never raw

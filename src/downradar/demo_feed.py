@@ -1,5 +1,6 @@
 """The demo's live traffic: ordinary reports every minute, and after a quiet lead-in the 4 February 2026
-ChatGPT outage, replayed against the running server through the same intake as bulk reports.
+ChatGPT outage, replayed against the running server through the same intake as bulk reports. A few of
+the reporters leave a comment, as people do on a tracker's page; the texts are in demo_episode.toml.
 
 The demo runs on an accelerated clock (60 demo minutes per real minute), so a newcomer watches the
 report chart climb past its usual band and the detector open the incident within the first minutes.
@@ -12,6 +13,7 @@ import logging
 import random
 import time
 import tomllib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import numpy as np
 
 from downradar.catalog import Catalog
 from downradar.demo import REGION_WEIGHTS, USUAL_PER_15_MIN, daily_factor, poisson
-from downradar.intake.validation import normalise, parse_report
+from downradar.intake.validation import ReportError, normalise, parse_report
 from downradar.web.runtime import Runtime
 
 log = logging.getLogger("downradar.demo")
@@ -43,12 +45,59 @@ def load_episode() -> dict[str, Any]:
     return tomllib.loads(EPISODE.read_text(encoding="utf-8"))
 
 
+@dataclass(frozen=True)
+class DemoComment:
+    """A comment the demo's reporters may leave, and the reports it fits (None: any)."""
+
+    text: str
+    service: str | None = None
+    component: str | None = None
+    symptom: str | None = None
+    region: str | None = None
+    after: float | None = None  # minutes since onset: said from then on
+    before: float | None = None  # ... and until then
+
+    def fits(self, report: dict[str, Any], minutes_since_onset: float) -> bool:
+        for field in ("service", "component", "symptom", "region"):
+            wanted = getattr(self, field)
+            if wanted is not None and report.get(field) != wanted:
+                return False
+        if self.after is not None and minutes_since_onset < self.after:
+            return False
+        return self.before is None or minutes_since_onset < self.before
+
+
+def load_comments(entries: list[dict[str, Any]]) -> list[DemoComment]:
+    """The episode file's comments, each checked as the intake checks a report's comment: a bad one would
+    make the intake refuse that whole minute's reports, so the demo refuses to start instead."""
+    comments = []
+    for entry in entries:
+        try:
+            comment = DemoComment(**entry)
+        except TypeError as exc:
+            raise ValueError(f"{EPISODE.name}: comment {entry}: {exc}") from None
+        try:
+            parse_report({"service": "demo", "comment": comment.text}, allow_ts=False)
+        except ReportError as exc:
+            raise ValueError(f"{EPISODE.name}: comment {comment.text[:40]!r}: {exc}") from None
+        if not comment.text.strip():
+            raise ValueError(f"{EPISODE.name}: a comment's text is empty")
+        comments.append(comment)
+    return comments
+
+
 class DemoFeed:
     def __init__(self, catalog: Catalog, lead_in: timedelta, seed: int = 4) -> None:
         self.catalog = catalog
         self.lead_in = lead_in
         self.episode = load_episode()
         self.rng = random.Random(seed)
+        # Comments draw from their own stream (seeded alike), so adding or editing the texts leaves the
+        # report stream, and with it the detector's timeline, exactly as it was.
+        self.comment_rng = random.Random(f"comments-{seed}")
+        comments = self.episode["comments"]
+        self.outage_comments = load_comments(comments["outage"])
+        self.background_comments = load_comments(comments["background"])
         self._serial = 0
         # Set once the feed runs; the scripted provider (demo_provider) keys its timeline off it too.
         self.onset: datetime | None = None
@@ -71,6 +120,8 @@ class DemoFeed:
     def reports_for(self, minute: datetime, onset: datetime) -> list[dict[str, Any]]:
         """One minute's reports: ordinary traffic for every service, plus the episode's extra."""
         reports: list[dict[str, Any]] = []
+        minutes_since_onset = (minute - onset).total_seconds() / 60
+        comments = self.episode["comments"]
         factor = daily_factor(minute)
         regions, weights = zip(*REGION_WEIGHTS.items(), strict=True)
         for service in self.catalog.services:
@@ -78,23 +129,37 @@ class DemoFeed:
             for _ in range(poisson(self.rng, lam)):
                 component = self.rng.choice(service.components).id if service.components else None
                 region = self.rng.choices(regions, weights)[0]
-                reports.append(
-                    self._report(minute, service.id, component, region, self.rng.choice(service.symptoms))
+                report = self._report(
+                    minute, service.id, component, region, self.rng.choice(service.symptoms)
                 )
-        extra = self.episode_extra((minute - onset).total_seconds() / 60)
+                self._comment(
+                    report, self.background_comments, comments["background_share"], minutes_since_onset
+                )
+                reports.append(report)
+        extra = self.episode_extra(minutes_since_onset)
         if extra and self.catalog.service(self.episode["service"]) is not None:
             shares = self.episode["shares"]
             for _ in range(poisson(self.rng, extra)):
-                reports.append(
-                    self._report(
-                        minute,
-                        self.episode["service"],
-                        self._pick(shares["components"]),
-                        self._pick(shares["regions"]),
-                        self._pick(shares["symptoms"]),
-                    )
+                report = self._report(
+                    minute,
+                    self.episode["service"],
+                    self._pick(shares["components"]),
+                    self._pick(shares["regions"]),
+                    self._pick(shares["symptoms"]),
                 )
+                self._comment(report, self.outage_comments, comments["outage_share"], minutes_since_onset)
+                reports.append(report)
         return reports
+
+    def _comment(
+        self, report: dict[str, Any], pool: list[DemoComment], share: float, minutes_since_onset: float
+    ) -> None:
+        """With probability `share`, the reporter adds one of the comments that fit the report."""
+        if self.comment_rng.random() >= share:
+            return
+        fitting = [c for c in pool if c.fits(report, minutes_since_onset)]
+        if fitting:
+            report["comment"] = self.comment_rng.choice(fitting).text
 
     def _pick(self, shares: dict[str, float]) -> str:
         return self.rng.choices(list(shares), list(shares.values()))[0]
