@@ -13,17 +13,20 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from downradar.catalog import Catalog
 from downradar.config import Settings
+from downradar.store import make_engine, upgrade
+from downradar.store.catalog_sync import sync_catalog
 from downradar.web import create_app
 
 ADMIN_TOKEN = "test-admin-token"
@@ -73,6 +76,18 @@ def scratch_database(kind: str, folder: Path, pg_admin_url: str | None) -> Itera
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def catalog_engine(db_url: str, catalog: Catalog, synced_at: datetime) -> Iterator[Engine]:
+    """An engine on an upgraded database holding `catalog` (as synced at `synced_at`); for fixtures."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        sync_catalog(conn, catalog, synced_at)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import LiveServer, module_server
+from conftest import LiveServer, catalog_engine, module_server
 from downradar.catalog import Catalog, Component, Page, Service
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.audit import entries
@@ -25,8 +25,6 @@ from downradar.incidents.lifecycle import (
     set_component_status,
 )
 from downradar.incidents.queries import load_services
-from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import components, events
 from downradar.web.uptime import component_uptime, status_changes
 from test_admin_ui import HTML, SETTINGS, hidden, signing_in
@@ -49,14 +47,7 @@ CATALOG = Catalog(
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    found = make_engine(db_url)
-    upgrade(found)
-    with found.begin() as conn:
-        sync_catalog(conn, CATALOG, NOW - timedelta(days=10))
-    try:
-        yield found
-    finally:
-        found.dispose()
+    yield from catalog_engine(db_url, CATALOG, NOW - timedelta(days=10))
 
 
 def status_of(engine: Engine, component_id: str) -> tuple[str, str | None]:

@@ -14,13 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import Connection, Engine, update
 
-from conftest import make_settings, start_server
+from conftest import catalog_engine, make_settings, start_server
 from downradar.catalog import Catalog, Component, Page, Service
 from downradar.incidents.honesty import Honesty, grade_letter, honesty_by_service
 from downradar.incidents.lifecycle import DETECTOR, dismiss_incident, open_incident, resolve_incident
 from downradar.model import UpstreamIncident, UpstreamState
-from downradar.store import make_engine, upgrade
-from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import incidents
 from downradar.upstream.history import PollOutcome, record_poll
 from downradar.upstream.spec import UpstreamSpec
@@ -39,14 +37,7 @@ OPERATIONAL = "Users report problems; official status: operational"
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    found = make_engine(db_url)
-    upgrade(found)
-    with found.begin() as conn:
-        sync_catalog(conn, CATALOG, NOW - timedelta(days=200))
-    try:
-        yield found
-    finally:
-        found.dispose()
+    yield from catalog_engine(db_url, CATALOG, NOW - timedelta(days=200))
 
 
 def provider_says(conn: Connection, indicator: str, at: datetime, service: str = "chatgpt") -> None:
