@@ -160,16 +160,19 @@ def serve(command: list[str], ready_path: str, env: dict[str, str] | None = None
 
 
 @contextmanager
-def downradar_server(db_url: str, **env: str) -> Iterator[Subprocess]:
-    """`downradar run` on db_url with the admin token set and the per-address rate limit out of the way."""
+def downradar_server(db_url: str, server: str = "granian", **env: str) -> Iterator[Subprocess]:
+    """`downradar run` on db_url (served by `server`) with the admin token set and the per-address rate
+    limit out of the way."""
     settings = {
         "DOWNRADAR_ADMIN_TOKEN": ADMIN_TOKEN,
         "DOWNRADAR_SECRET": "bench-secret",
         "DOWNRADAR_REPORT_RATE_LIMIT": "10000000/second",
         **env,
     }
-    with serve([*downradar_command(), "run", "--db", db_url], "/healthz", settings) as server:
-        yield server
+    with serve(
+        [*downradar_command(), "run", "--db", db_url, "--server", server], "/healthz", settings
+    ) as running:
+        yield running
 
 
 def machine() -> str:

@@ -5,8 +5,8 @@ Ours: `downradar run` in a subprocess on a fresh database (SQLite in WAL mode wi
 every request (many distinct reporters). Each 202 is sent only after the report's transaction committed.
 
 Baseline: bench/bare_app.py, a Starlette route that reads the body and answers 202, served by the same
-server software (uvicorn, same options) on the same machine, hit by the same load tool with the same
-requests.
+server software with the same options (`--server`: granian, the default of `downradar run`, or uvicorn)
+on the same machine, hit by the same load tool with the same requests.
 
 Load tool: wrk (C, a Lua script builds the bodies) when it is on PATH, so the measurement is of the server
 rather than of a Python client sharing its CPU; install it with `apt-get install wrk` (Debian/Ubuntu) or
@@ -15,6 +15,7 @@ per request than wrk, so on a small machine both sides are partly client-bound a
 than it is.
 
     .venv/bin/python bench/single_post.py                      # 2 rounds of 10 s per side, SQLite
+    .venv/bin/python bench/single_post.py --server uvicorn      # both sides on uvicorn
     .venv/bin/python bench/single_post.py --duration 30 --rounds 3 --db postgresql://postgres@127.0.0.1/test
 """
 
@@ -185,9 +186,9 @@ def run_httpx(url: str, connections: int, seconds: float) -> Load:
 
 
 @contextmanager
-def bare_server() -> Iterator[str]:
-    with serve([sys.executable, str(BARE_APP)], "/healthz") as server:
-        yield server.base_url
+def bare_server(server: str) -> Iterator[str]:
+    with serve([sys.executable, str(BARE_APP), "--server", server], "/healthz") as running:
+        yield running.base_url
 
 
 def _stored(db_url: str) -> int:
@@ -208,6 +209,7 @@ def run(
     warmup: float = 2.0,
     tool: str = "auto",
     wrk_threads: int = 1,
+    server: str = "granian",
     say: Callable[[str], None] = console.print,
 ) -> SingleResult:
     if tool == "auto":
@@ -223,7 +225,7 @@ def run(
     backend = "sqlite" if db is None or db.startswith("sqlite") else "postgresql"
     say(
         f"single POSTs: {connections} connections, {tool}, {rounds} × {duration:g} s per side "
-        f"(after {warmup:g} s warm-up), {backend}"
+        f"(after {warmup:g} s warm-up), {backend}, both sides on {server}"
     )
     ours: list[Load] = []
     base: list[Load] = []
@@ -238,16 +240,16 @@ def run(
         task = progress.add_task("single POSTs", total=steps)
         for round_ in range(rounds):  # alternate, so drift in the machine's speed hits both sides alike
             progress.update(task, description=f"round {round_ + 1}: bare Starlette")
-            with bare_server() as url:
+            with bare_server(server) as url:
                 load(url, warmup)
                 base.append(load(url, duration))
             progress.advance(task)
             progress.update(task, description=f"round {round_ + 1}: Downradar")
             with fresh_database(db, "single") as db_url:
-                with downradar_server(db_url) as server:
-                    load(server.base_url, warmup)
+                with downradar_server(db_url, server) as running:
+                    load(running.base_url, warmup)
                     before = _stored(db_url)
-                    ours.append(load(server.base_url, duration))
+                    ours.append(load(running.base_url, duration))
                     stored = _stored(db_url) - before
                 if stored < ours[-1].requests:
                     raise RuntimeError(f"{ours[-1].requests} reports acknowledged, only {stored} stored")
@@ -284,6 +286,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before each measurement")
     parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto", help="load tool (auto)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (1: leave CPU to the server)")
+    parser.add_argument("--server", choices=("granian", "uvicorn"), default="granian", help="for both sides")
     args = parser.parse_args()
     console.print(f"[dim]{machine()}[/dim]")
     run(
@@ -294,6 +297,7 @@ def main() -> None:
         warmup=args.warmup,
         tool=args.tool,
         wrk_threads=args.wrk_threads,
+        server=args.server,
     )
 
 

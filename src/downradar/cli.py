@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -132,28 +132,14 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
     the app's lifespan is entered here, around serving.
     """
     import asyncio
-    import os
     import signal
 
     import uvloop
-    from granian.constants import HTTPModes, Interfaces
-    from granian.server.embed import Server
 
     from downradar.web.rsgi import RSGIFront
 
-    granian = Server(
-        RSGIFront(app, app.state.page_cache),
-        address=host,
-        port=port,
-        interface=Interfaces.RSGI,
-        http=HTTPModes.http1,
-        websockets=False,
-        # Rust threads parse HTTP and copy bodies beside the Python thread: two serve cached pages at
-        # about 1.15× one's rate (bench/read_storm.py); more than the cores only contend.
-        runtime_threads=min(2, os.cpu_count() or 1),
-        log_enabled=False,  # ours (downradar.logs) are configured already
-        backlog=2048,
-    )
+    front = RSGIFront(app, app.state.page_cache)
+    granian = granian_server(front, host, port, rsgi=True)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -163,6 +149,28 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
             await granian.serve()
 
     uvloop.run(main())
+
+
+def granian_server(target: Any, host: str, port: int, *, rsgi: bool) -> Any:
+    """An embedded granian server with the options `downradar run` uses (bench/bare_app.py too)."""
+    import os
+
+    from granian.constants import HTTPModes, Interfaces
+    from granian.server.embed import Server
+
+    return Server(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI if rsgi else Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        # Rust threads parse HTTP and copy bodies beside the Python thread: two serve cached pages at
+        # about 1.15× one's rate (bench/read_storm.py); more than the cores only contend.
+        runtime_threads=min(2, os.cpu_count() or 1),
+        log_enabled=False,  # ours (downradar.logs) are configured already
+        backlog=2048,
+    )
 
 
 @app.command()
