@@ -84,3 +84,26 @@ def test_an_admin_opens_updates_and_resolves_an_incident_and_the_public_page_fol
     assert not re.search(r"Login\s+Major outage", seen)
     visitor.goto(site.base_url + "/")
     assert "All Systems Operational" in words(visitor)
+
+
+def test_an_admin_sets_a_component_status_by_hand_and_the_public_pages_follow(
+    page: Page, visitor: Page, site: LiveServer
+) -> None:
+    sign_in(page, site, f"/admin/services/{SERVICE}/components")
+    page.locator("#manual-status-search").select_option("partial_outage")
+    page.locator("#manual-submit").click()
+    page.wait_for_load_state()
+    claims = " ".join(page.locator("#component-claims-search").inner_text().split())
+    assert claims.startswith("Partial outage: set by hand"), claims
+
+    visitor.goto(f"{site.base_url}/services/{SERVICE}")
+    assert re.search(r"Search\s+Partial outage", words(visitor))
+    visitor.goto(site.base_url + "/")
+    assert "All Systems Operational" not in words(visitor)
+
+    # "Operational" removes the status set by hand; no incident was ever needed.
+    page.locator("#manual-status-search").select_option("operational")
+    page.locator("#manual-submit").click()
+    page.wait_for_load_state()
+    visitor.goto(site.base_url + "/")
+    assert "All Systems Operational" in words(visitor)
