@@ -7,6 +7,7 @@ a signing secret the server generated is shown once, on the page that answers th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -57,13 +58,27 @@ def subscriber_list(request: Request, session: AdminSession = Depends(signed_in)
 
 @router.post("/subscribers/{subscriber_id}/remove", response_class=HTMLResponse)
 def remove_subscriber(request: Request, subscriber_id: str, form: Posted = Depends(posted)) -> Response:
+    return _removed(
+        request,
+        form,
+        subscribers.remove_subscriber,
+        subscriber_id,
+        "/admin/subscribers",
+        "subscriber-removed",
+    )
+
+
+def _removed(
+    request: Request, form: Posted, remove: Callable[..., object], item_id: str, back: str, notice: str
+) -> Response:
+    """Remove one listed item (audited by `remove`) and go back to its list, or say it is not there."""
     rt = runtime(request)
     try:
         with rt.engine.begin() as conn:
-            subscribers.remove_subscriber(conn, subscriber_id, actor=ACTOR, now=rt.clock.now())
+            remove(conn, item_id, actor=ACTOR, now=rt.clock.now())
     except NotFound as exc:
         return missing(request, form.session, str(exc))
-    return done("/admin/subscribers", "subscriber-removed")
+    return done(back, notice)
 
 
 def _routes_context(rt: Runtime, values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -149,10 +164,4 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
 
 @router.post("/alert-routes/{route_id}/remove", response_class=HTMLResponse)
 def remove_route(request: Request, route_id: str, form: Posted = Depends(posted)) -> Response:
-    rt = runtime(request)
-    try:
-        with rt.engine.begin() as conn:
-            routes.remove_route(conn, route_id, actor=ACTOR, now=rt.clock.now())
-    except NotFound as exc:
-        return missing(request, form.session, str(exc))
-    return done("/admin/alert-routes", "route-removed")
+    return _removed(request, form, routes.remove_route, route_id, "/admin/alert-routes", "route-removed")
