@@ -57,6 +57,8 @@ CACHEABLE: tuple[tuple[re.Pattern[str], bool], ...] = (
 # Query parameters that mean "this visitor just did something": their page is rendered for them alone.
 PERSONAL_PARAMS = frozenset({"reported"})
 VARY_ALLOWED = frozenset({"accept-language"})
+# The admin session's cookie name (web/admin/session.COOKIE; importing it would load the whole admin UI).
+ADMIN_COOKIE = "downradar_admin"
 
 
 @dataclass(eq=False, slots=True)
@@ -193,11 +195,11 @@ class PageCacheMiddleware:
             await self.app(scope, receive, send)
             return
         cache = self.cache
-        entry = cache.get(request.key)
-        if entry is not None and cache.current(entry):
-            cache.stats.hits += 1
-            await _send_entry(send, entry, request)
+        hit = cache.fresh(request.key)
+        if hit is not None:
+            await _send_entry(send, hit, request)
             return
+        entry = cache.get(request.key)  # an outdated copy, if any
         if entry is None and not _cacheable_path(scope["path"], request):
             await self.app(scope, receive, send)
             return
@@ -207,10 +209,10 @@ class PageCacheMiddleware:
                 cache.stats.hits += 1
                 await _send_entry(send, entry, request)
                 return
-            fresh = await asyncio.shield(inflight)
-            if fresh is not None:
+            rendered = await asyncio.shield(inflight)
+            if rendered is not None:
                 cache.stats.hits += 1
-                await _send_entry(send, fresh, request)
+                await _send_entry(send, rendered, request)
             else:
                 await self._pass(scope, receive, send, request.head)
             return
@@ -361,12 +363,12 @@ def _cacheable_path(path: str, request: _Request) -> bool:
 
 def personal(authorization: str | None, cookie: str | None) -> bool:
     """_personal for headers as text (RSGI)."""
-    return authorization is not None or (cookie is not None and "downradar_admin" in cookie)
+    return authorization is not None or (cookie is not None and ADMIN_COOKIE in cookie)
 
 
 def _personal(name: bytes, value: bytes) -> bool:
     """Credentials make a request someone's own: an Authorization header, or an admin session cookie."""
-    return name == b"authorization" or b"downradar_admin" in value
+    return name == b"authorization" or ADMIN_COOKIE.encode() in value
 
 
 def _storable(start: Message) -> bool:

@@ -3,7 +3,7 @@
 Under a refresh storm nearly every request is a page-cache hit. Over ASGI each one costs granian a scope
 dict, a task and two `send` awaits, each crossing between its Rust threads and the Python thread; over
 RSGI a hit is one synchronous `response_bytes` with the stored bytes (bench/read_storm.py measures the
-difference). Everything else — renders, POSTs, the admin, event streams — gets an ASGI scope, `receive`
+difference). Everything else — renders, POSTs, the admin, static files — gets an ASGI scope, `receive`
 and `send` made from RSGI's, so the application stays plain ASGI and runs under uvicorn unchanged.
 
 RSGI has no lifespan protocol: cli._serve_granian runs the application's lifespan around the server.
