@@ -234,13 +234,13 @@ def component_json(rt: Runtime, service_id: str, slug: str) -> dict[str, Any]:
         if component is None:
             raise NotFound(f"unknown component {slug!r} of service {service_id!r}")
         claims = component_claims(conn, [component.id])[component.id]
-    manual = next((c for c in claims if c.source == "manual"), None)
     body = StatuspageFormatter(rt.catalog.page).component(component)
     body["service"] = service_id
     body["slug"] = slug
-    body["manual_status"] = manual.status if manual else None
-    body["manual_status_at"] = iso(manual.at, rt.catalog.page.time_zone) if manual else None
-    body["manual_status_by"] = manual.actor if manual else None
+    body["manual_status"] = component.manual_status
+    at = component.manual_status_at
+    body["manual_status_at"] = iso(at, rt.catalog.page.time_zone) if at else None
+    body["manual_status_by"] = component.manual_status_by
     body["claims"] = [
         {"source": c.source, "status": c.status, "incident_id": c.incident_id, "name": c.name} for c in claims
     ]

@@ -42,10 +42,7 @@ def _context(request: Request, service_id: str) -> dict[str, Any] | None:
             "service": service,
             "open_incidents": [(i, claims(conn, i.id)) for i in open_incidents],
             "component_claims": {c.slug: by_component[c.id] for c in service.components},
-            "manual": {
-                c.slug: next((m.status for m in by_component[c.id] if m.source == "manual"), "operational")
-                for c in service.components
-            },
+            "manual": {c.slug: c.manual_status or "operational" for c in service.components},
         }
 
 
