@@ -1,7 +1,7 @@
 """The single-report baseline: a bare Starlette endpoint that reads the body and answers 202.
 
 Served by the server software `downradar run` uses, with the same options: granian embedded
-(downradar.cli.granian_server, over ASGI, the bare app's own interface), or with `--server uvicorn`
+(downradar.cli.main.granian_server, over ASGI, the bare app's own interface), or with `--server uvicorn`
 uvicorn.run with its defaults (uvloop and httptools when installed, one process), no log config, no
 access log, as `downradar run --server uvicorn` does.
 
@@ -47,7 +47,7 @@ def main() -> None:
         return
     import uvloop
 
-    from downradar.cli import granian_server
+    from downradar.cli.main import granian_server
 
     uvloop.run(granian_server(app, args.host, args.port, rsgi=False).serve())
 

@@ -32,9 +32,9 @@ import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 
-from downradar.catalog import Catalog, load_catalog
-from downradar.config import DEMO_CATALOG
-from downradar.demo import REGION_WEIGHTS, USUAL_PER_15_MIN
+from downradar.core.catalog import Catalog, load_catalog
+from downradar.core.config import DEMO_CATALOG
+from downradar.demo.seed import REGION_WEIGHTS, USUAL_PER_15_MIN
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import report_minutes, reports

@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from rich.table import Table
 
 from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey
-from downradar.scenario import to_minute
+from downradar.detection.scenario import to_minute
 from harness import console, progress_bar
 
 TARGET_TICK_S = 1.0

@@ -46,9 +46,9 @@ import orjson
 from rich.table import Table
 from sqlalchemy import event, func, select
 
-from downradar.catalog import load_catalog
-from downradar.clock import SystemClock
-from downradar.config import DEMO_CATALOG, Settings
+from downradar.core.catalog import load_catalog
+from downradar.core.clock import SystemClock
+from downradar.core.config import DEMO_CATALOG, Settings
 from downradar.incidents import lifecycle
 from downradar.notify.grouping import SENT
 from downradar.notify.worker import DeliveryWorker

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from downradar.config import database_url
+from downradar.core.config import database_url
 
 ADMIN_TOKEN = "bench-admin-token"
 console = Console(highlight=False)

@@ -32,8 +32,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from downradar.detect.series_csv import read_series_csv
-from downradar.detect.univariate import ScorerConfig, score_rows
+from downradar.scoring.csv_io import read_series_csv
+from downradar.scoring.univariate import ScorerConfig, score_rows
 from nab_scoring import (
     CostProfile,
     LabelledFile,

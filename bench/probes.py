@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 import httpx
 from rich.table import Table
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.checks import make_probe_client
 from downradar.probes.results import store_results
 from downradar.probes.scheduler import ProbeScheduler

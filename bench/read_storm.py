@@ -3,7 +3,7 @@
 Ours: `downradar run` (a fresh SQLite file, or a scratch database on `--db`'s PostgreSQL server, the demo
 catalog, one open incident so the pages show an outage) with each ASGI server asked for (`--server`),
 while a separate process POSTs reports to /api/v1/reports at a steady `--ingest-rate`: the pages are
-served from the page cache (web/page_cache.py), rendered again at every detector tick and every 5 s.
+served from the page cache (web/serving/page_cache.py), rendered again at every detector tick and every 5 s.
 
 Baseline: nginx serving the same bytes (fetched from Downradar just before) from disk, with its stock
 production settings (a worker per core, sendfile, keep-alive; `--nginx-workers 1` for one process, as

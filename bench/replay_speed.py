@@ -1,13 +1,13 @@
 """Replay throughput (reports/s) against the floor of any replay: reading and parsing the same NDJSON.
 
-Ours: `downradar.replay.replay_file` on an NDJSON report stream (dedup, per-minute series, detector,
+Ours: `downradar.detection.replay.replay_file` on an NDJSON report stream (dedup, per-minute series, detector,
 incident code on an in-memory SQLite), timed from the first line to the returned statistics, the way
 `downradar replay` runs it.
 
 Baseline: the same file read line by line and every line parsed with `orjson.loads`, nothing else. No
 replay can be faster, so the ratio says how much of the replay's time is its own work.
 
-Streams (generated with `downradar.scenario.report_stream` into a temporary NDJSON file first; the
+Streams (generated with `downradar.detection.scenario.report_stream` into a temporary NDJSON file first; the
 generation is not timed):
 - dense: 300 services over one day, about 3 M reports (lognormal service sizes, a daily rhythm, 70 % of
   reports naming a component, regions with subdivisions, a few outages and floods);
@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from downradar.replay import ReplayStats, replay_file
-from downradar.scenario import (
+from downradar.detection.replay import ReplayStats, replay_file
+from downradar.detection.scenario import (
     Episode,
     Flood,
     Mix,

@@ -39,8 +39,8 @@ import orjson
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import func, select
 
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
+from downradar.core.catalog import load_catalog
+from downradar.core.config import DEMO_CATALOG
 from downradar.store import make_engine
 from downradar.store.schema import reports
 from harness import console, downradar_server, fresh_database, machine, ratio_line, serve

@@ -23,11 +23,11 @@ import uvicorn
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from downradar.catalog import Catalog
-from downradar.config import Settings
+from downradar.core.catalog import Catalog
+from downradar.core.config import Settings
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
-from downradar.web import create_app
+from downradar.web.app import create_app
 
 ADMIN_TOKEN = "test-admin-token"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -197,11 +197,11 @@ def start_demo_server(folder: Path, lead_in: timedelta, speed: float = 60.0) -> 
     """The demo as `make run` serves it (the seed outage replayed, the provider's page scripted), but
     faster: `lead_in` of quiet demo time and two days of history keep the detector's start-up short.
     Returns the server and its DemoFeed."""
-    from downradar.catalog import load_catalog
-    from downradar.config import DEMO_CATALOG
-    from downradar.demo import seed_demo
-    from downradar.demo_feed import DemoClock, DemoFeed, demo_start
-    from downradar.demo_provider import demo_app, provider_url, watched_catalog
+    from downradar.core.catalog import load_catalog
+    from downradar.core.config import DEMO_CATALOG
+    from downradar.demo.feed import DemoClock, DemoFeed, demo_start
+    from downradar.demo.provider import demo_app, provider_url, watched_catalog
+    from downradar.demo.seed import seed_demo
     from downradar.store import make_engine, upgrade
     from downradar.store.catalog_sync import sync_catalog
 

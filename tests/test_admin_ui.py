@@ -20,9 +20,9 @@ import pytest
 
 from conftest import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
 from downradar import incidents as lifecycle
-from downradar.comments import list_comments, recent_comments
 from downradar.incidents import Evidence
 from downradar.incidents.queries import load_services
+from downradar.intake.comments import list_comments, recent_comments
 from downradar.web.admin import session
 
 HTML = {"Accept": "text/html"}

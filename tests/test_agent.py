@@ -25,8 +25,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
-from downradar.cli_probes import register
-from downradar.config import Settings
+from downradar.cli.probes import register
+from downradar.core.config import Settings
 from downradar.probes import registry
 from downradar.probes.agent import Agent, AgentError
 from downradar.store import make_engine
@@ -148,7 +148,7 @@ def test_two_locations_each_store_their_own_view(settings: Settings, target: Tar
         add_probe(live, "eu-view", f"{target.url}/ok", ["eu"])
         add_probe(live, "us-view", f"{target.url}/down", ["us"])
         eu_token, us_token = add_location(live, "eu"), add_location(live, "us")
-        command = "import typer; from downradar.cli_probes import agent; typer.run(agent)"
+        command = "import typer; from downradar.cli.probes import agent; typer.run(agent)"
         us_agent = subprocess.Popen(
             [
                 sys.executable,

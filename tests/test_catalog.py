@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from downradar.catalog import CatalogError, load_catalog
-from downradar.config import DEMO_CATALOG, Settings, database_url
+from downradar.core.catalog import CatalogError, load_catalog
+from downradar.core.config import DEMO_CATALOG, Settings, database_url
 
 CHATGPT_COMPONENTS = ["conversations", "login", "search", "image-generation", "file-uploads", "chat-history",
                       "projects", "custom-gpts", "codex", "atlas", "api", "fine-tuning"]  # fmt: skip

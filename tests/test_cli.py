@@ -7,7 +7,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select
 from typer.testing import CliRunner
 
-from downradar.cli import app
+from downradar.cli.main import app
 from downradar.store.migrate import MIGRATIONS
 from downradar.store.schema import audit_log, components, incidents
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from downradar.catalog import Catalog, Service
-from downradar.comments import list_comments, recent_comments, set_hidden
+from downradar.core.catalog import Catalog, Service
 from downradar.incidents import NotFound
+from downradar.intake.comments import list_comments, recent_comments, set_hidden
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import audit_log, reports

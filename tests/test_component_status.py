@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from conftest import LiveServer, catalog_engine, module_server
-from downradar.catalog import Catalog, Component, Page, Service
+from downradar.core.catalog import Catalog, Component, Page, Service
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.audit import entries
 from downradar.incidents.claims import component_claims, manual_changes
@@ -26,7 +26,7 @@ from downradar.incidents.lifecycle import (
 )
 from downradar.incidents.queries import load_services
 from downradar.store.schema import components, events
-from downradar.web.uptime import component_uptime, status_changes
+from downradar.web.pages.uptime import component_uptime, status_changes
 from test_admin_ui import HTML, SETTINGS, hidden, signing_in
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from conftest import eventually, start_demo_server
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
-from downradar.demo import USUAL_PER_15_MIN, seed_demo
-from downradar.demo_feed import DemoFeed
+from downradar.core.catalog import load_catalog
+from downradar.core.config import DEMO_CATALOG
+from downradar.demo.feed import DemoFeed
+from downradar.demo.seed import USUAL_PER_15_MIN, seed_demo
 from downradar.incidents.queries import load_incidents
 from downradar.intake.validation import parse_report
 from downradar.store import make_engine, upgrade
@@ -50,7 +50,7 @@ def test_the_demo_mailbox_prints_what_it_receives() -> None:
     import smtplib
     from email.message import EmailMessage
 
-    from downradar.demo_mailbox import DemoMailbox
+    from downradar.demo.mailbox import DemoMailbox
 
     shown: list[str] = []
     mailbox = DemoMailbox(shown.append)

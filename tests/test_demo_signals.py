@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from conftest import LiveServer, eventually, start_demo_server
-from downradar.demo_feed import DemoFeed
-from downradar.demo_provider import (
+from downradar.demo.feed import DemoFeed
+from downradar.demo.provider import (
     INCIDENT_NAME,
     ProviderScript,
 )

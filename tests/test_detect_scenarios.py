@@ -1,8 +1,8 @@
 """The detector against whole scenarios: the ChatGPT outages of February 2026 and the issue's own cases.
 
 Counts are fed as per-minute distinct reporters (what the intake's dedup and roll-up store), straight
-from downradar.scenario's fast path; floods go through the real 15-minute dedup rule first. Run with -s
-to see the table of detection delays and localisations.
+from downradar.detection.scenario's fast path; floods go through the real 15-minute dedup rule first.
+Run with -s to see the table of detection delays and localisations.
 
 All synthetic services live in one 15-day scenario (the detector treats services independently, so this
 is the same as separate runs, and one run keeps the file fast): four quiet services spanning 0.02 to 20
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from downradar.detect import Detector, DetectorConfig, Finding, IndexedCounts, SeriesKey, stats
-from downradar.scenario import (
+from downradar.detection.scenario import (
     Episode,
     Flood,
     MinuteCounts,

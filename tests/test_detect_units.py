@@ -23,7 +23,7 @@ from downradar.detect import (
 from downradar.detect.baseline import slot_of
 from downradar.detect.hysteresis import IncidentStates
 from downradar.detect.localise import rank
-from downradar.scenario import (
+from downradar.detection.scenario import (
     Episode,
     Flood,
     Mix,

@@ -11,8 +11,8 @@ import orjson
 import pytest
 
 from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
-from downradar.clock import FixedClock
-from downradar.scenario import Episode, Mix, Scenario, ServiceSpec, report_stream
+from downradar.core.clock import FixedClock
+from downradar.detection.scenario import Episode, Mix, Scenario, ServiceSpec, report_stream
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 HISTORY_DAYS = 3

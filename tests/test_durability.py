@@ -27,8 +27,8 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import ADMIN_TOKEN, free_port
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
+from downradar.core.catalog import load_catalog
+from downradar.core.config import DEMO_CATALOG
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
 

@@ -17,15 +17,15 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from downradar.catalog import Catalog, Page, Service
+from downradar.core.catalog import Catalog, Page, Service
+from downradar.core.model import ProbeResult, UpstreamIncident, UpstreamState
 from downradar.detect import Finding, SeriesKey, Share, TickResult
 from downradar.detect.fusion import FusedFinding, Fusion, FusionConfig
 from downradar.detect.probe_state import ProbeRule, ProbeTracker, ProbeVerdict
 from downradar.detect.results import ImpactLevel, State
+from downradar.detection.replay import Replay, ReplayStats, replay_file
 from downradar.incidents.automatic import AutomaticIncidents
-from downradar.model import ProbeResult, UpstreamIncident, UpstreamState
 from downradar.probes.spec import ProbeSpec
-from downradar.replay import Replay, ReplayStats, replay_file
 from downradar.store.schema import incident_updates, incidents
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

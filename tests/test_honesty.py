@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import Connection, Engine, update
 
 from conftest import catalog_engine, make_settings, start_server
-from downradar.catalog import Catalog, Component, Page, Service
+from downradar.core.catalog import Catalog, Component, Page, Service
+from downradar.core.model import UpstreamIncident, UpstreamState
 from downradar.incidents.honesty import Honesty, grade_letter, honesty_by_service
 from downradar.incidents.lifecycle import DETECTOR, dismiss_incident, open_incident, resolve_incident
-from downradar.model import UpstreamIncident, UpstreamState
 from downradar.store.schema import incidents
 from downradar.upstream.history import PollOutcome, record_poll
 from downradar.upstream.spec import UpstreamSpec

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from conftest import LiveServer, make_settings, module_server, start_server
-from downradar.clock import FixedClock
+from downradar.core.clock import FixedClock
 
 EXAMPLE = {
     "service": "chatgpt",

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, String, Text, select
 
 from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
-from downradar.clock import FixedClock
+from downradar.core.clock import FixedClock
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
 

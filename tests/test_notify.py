@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings, start_server
-from downradar.catalog import load_catalog
-from downradar.clock import SystemClock
-from downradar.config import DEMO_CATALOG
+from downradar.core.catalog import load_catalog
+from downradar.core.clock import SystemClock
+from downradar.core.config import DEMO_CATALOG
 from downradar.incidents import lifecycle
 from downradar.notify import routes
 from downradar.notify.targets import AllowList
@@ -283,7 +283,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
 def test_route_verbs_on_the_command_line(db_url: str) -> None:
     from typer.testing import CliRunner
 
-    from downradar.cli import app
+    from downradar.cli.main import app
 
     runner = CliRunner()
     env = {"DOWNRADAR_ALLOW_TARGETS": "127.0.0.1"}
@@ -325,7 +325,7 @@ def test_route_verbs_on_the_command_line(db_url: str) -> None:
 def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from downradar.clock import FixedClock
+    from downradar.core.clock import FixedClock
 
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     clock = FixedClock(start)
@@ -376,7 +376,7 @@ def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str
 def test_sent_and_expired_messages_are_pruned_after_the_keep_time(db_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from downradar.clock import FixedClock
+    from downradar.core.clock import FixedClock
 
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     clock = FixedClock(start)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from downradar.catalog import load_catalog
-from downradar.clock import SystemClock
-from downradar.config import DEMO_CATALOG
+from downradar.core.catalog import load_catalog
+from downradar.core.clock import SystemClock
+from downradar.core.config import DEMO_CATALOG
 from downradar.incidents import lifecycle
 from downradar.notify import routes
 from downradar.notify.targets import AllowList

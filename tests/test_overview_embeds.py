@@ -16,9 +16,9 @@ import pytest
 
 from downradar.incidents.lifecycle import open_incident, resolve_incident
 from downradar.incidents.queries import ComponentView, IncidentView, UpdateView, load_services
-from downradar.web.badge import badge_svg
+from downradar.web.pages.uptime import NO_DATA, component_uptime, day_summary, uptime_bars
+from downradar.web.render.badge import badge_svg
 from downradar.web.timefmt import negotiate_language, short_time
-from downradar.web.uptime import NO_DATA, component_uptime, day_summary, uptime_bars
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 

@@ -16,13 +16,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from conftest import LiveServer, make_settings, scratch_database, start_server
-from downradar import changes
-from downradar.changes import CHANNEL, ChangeBus
-from downradar.clock import SystemClock
-from downradar.store import make_engine
-from downradar.watch import LiveDetection
+from downradar.core.clock import SystemClock
+from downradar.detection.live import LiveDetection
+from downradar.store import changes, make_engine
+from downradar.store.changes import CHANNEL, ChangeBus
 from downradar.web.app import create_app
-from downradar.web.page_cache import PageCache
+from downradar.web.serving.page_cache import PageCache
 
 QUIET = {"detect": False, "deliver": False, "probes": False, "upstream": False}
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import trustme
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.checks import make_probe_client, run_check
 from downradar.probes.spec import ProbeSpec
 from probe_servers import DNSServer, ProbeTarget

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.results import (
     MinutePoint,
     availability,

@@ -14,9 +14,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from downradar.cli import app
-from downradar.replay import Replay, replay_file
-from downradar.scenario import report_stream, scenario_from_toml
+from downradar.cli.main import app
+from downradar.detection.replay import Replay, replay_file
+from downradar.detection.scenario import report_stream, scenario_from_toml
 
 SEED_SCENARIO = Path(__file__).resolve().parents[2] / "shared" / "scenarios" / "chatgpt-2026-02.toml"
 

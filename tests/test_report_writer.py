@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from downradar.catalog import load_catalog
-from downradar.config import DEMO_CATALOG
+from downradar.core.catalog import load_catalog
+from downradar.core.config import DEMO_CATALOG
 from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.report_store import ReportStore
 from downradar.store import make_engine, upgrade

@@ -18,12 +18,12 @@ from typing import TypeVar
 import httpx
 
 from conftest import LiveServer
-from downradar.comments import list_comments, set_hidden
 from downradar.detect import Expectation
 from downradar.incidents.queries import ComponentView, ServiceView
+from downradar.intake.comments import list_comments, set_hidden
 from downradar.store.report_series import BUCKET, Bucket, ReportSummary, Share
-from downradar.web.region_map import EMPTY, SHADES, TILES, RegionShare, region_map, shade, unmapped
-from downradar.web.service_page import current_state
+from downradar.web.pages.service import current_state
+from downradar.web.render.region_map import EMPTY, SHADES, TILES, RegionShare, region_map, shade, unmapped
 
 T = TypeVar("T")
 SCRIPT = "<script>alert(1)</script>"
@@ -62,8 +62,9 @@ def live(client: httpx.Client, service: str = "chatgpt") -> dict:
 
 
 def once(fetch: Callable[[], T], done: Callable[[T], bool], seconds: float = 10) -> T:
-    """What `fetch` returns once `done` holds (or at the deadline). The page cache (web/page_cache.py) may
-    serve, for about a second, a page rendered before the last reports: ask again rather than sleep."""
+    """What `fetch` returns once `done` holds (or at the deadline). The page cache
+    (web/serving/page_cache.py) may serve, for about a second, a page rendered before the last reports: ask
+    again rather than sleep."""
     deadline = time.monotonic() + seconds
     while True:
         value = fetch()

@@ -26,12 +26,12 @@ import pytest
 from sqlalchemy import select
 
 from conftest import LiveServer, make_settings, start_server
-from downradar.catalog import load_catalog
-from downradar.clock import FixedClock
+from downradar.core.catalog import load_catalog
+from downradar.core.clock import FixedClock
+from downradar.detection.live import LiveDetection
 from downradar.probes.agent import Agent
 from downradar.probes.checks import make_probe_client
 from downradar.store.schema import incidents, probe_results
-from downradar.watch import LiveDetection
 from probe_agents import AgentThread
 from upstream_server import FakeUpstream
 from webhook_receiver import wait_for

@@ -26,9 +26,9 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings, start_server
-from downradar.catalog import load_catalog
-from downradar.cli import app as cli_app
-from downradar.config import DEMO_CATALOG
+from downradar.cli.main import app as cli_app
+from downradar.core.catalog import load_catalog
+from downradar.core.config import DEMO_CATALOG
 from downradar.notify import subscribers
 from downradar.notify.channels import Failed
 from downradar.notify.channels.email import EmailChannel, NotConfiguredChannel
@@ -39,7 +39,7 @@ from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import messages
 from downradar.store.schema import subscribers as subscribers_table
-from downradar.web.signup_limits import SignupLimits, Throttled
+from downradar.web.pages.signup_limits import SignupLimits, Throttled
 from webhook_receiver import Receiver, wait_for
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

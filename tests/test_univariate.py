@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from downradar.detect.series_csv import parse_timestamp, read_series_csv, score_series_csv, write_scores_csv
-from downradar.detect.univariate import ScorerConfig, UnivariateScorer, fire_score, score_rows
+from downradar.scoring.csv_io import parse_timestamp, read_series_csv, score_series_csv, write_scores_csv
+from downradar.scoring.univariate import ScorerConfig, UnivariateScorer, fire_score, score_rows
 
 NAB = Path(__file__).resolve().parents[2] / "shared" / "nab"
 T0 = datetime(2015, 3, 1)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from downradar.clock import FixedClock
+from downradar.core.clock import FixedClock
 from downradar.store import make_engine, upgrade
 from downradar.store.schema import services
 from downradar.upstream import history

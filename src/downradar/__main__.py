@@ -1,3 +1,3 @@
-from downradar.cli import app
+from downradar.cli.main import app
 
 app()

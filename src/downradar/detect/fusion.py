@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from downradar.core.model import UpstreamState
 from downradar.detect.probe_state import ProbeVerdict
 from downradar.detect.results import Finding, ImpactLevel, State, TickResult
-from downradar.model import UpstreamState
 
 Signal = Literal["reports", "probes", "official"]
 SIGNAL_ORDER: tuple[Signal, ...] = ("reports", "probes", "official")

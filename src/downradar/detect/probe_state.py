@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 
 STALE_INTERVALS = 3  # a location that has not reported for this many intervals no longer has a say
 MIN_STALE = timedelta(minutes=3)

@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from downradar.catalog import Catalog
+from downradar.core.catalog import Catalog
+from downradar.core.model import CLOSED_STATUSES, COMPONENT_SEVERITY, IMPACT_SEVERITY, ComponentStatus, Impact
 from downradar.detect import Finding, TickResult
 from downradar.detect.fusion import SIGNAL_NAMES, FusedFinding
 from downradar.incidents import audit
 from downradar.incidents.events import Evidence
 from downradar.incidents.lifecycle import DETECTOR, open_incident, resolve_incident, update_incident
-from downradar.model import CLOSED_STATUSES, COMPONENT_SEVERITY, IMPACT_SEVERITY, ComponentStatus, Impact
 from downradar.store.schema import incident_updates, incidents
 
 log = logging.getLogger("downradar.detection")

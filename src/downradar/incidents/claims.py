@@ -14,7 +14,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, select
 
-from downradar.model import CLOSED_STATUSES, ComponentStatus
+from downradar.core.model import CLOSED_STATUSES, ComponentStatus
 from downradar.store.schema import audit_log, components, incident_components, incidents
 
 ACTIVE_MAINTENANCE = ("in_progress", "verifying")

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from downradar import changes
 from downradar.notify.outbox import enqueue
+from downradar.store import changes
 from downradar.store.schema import events
 
 

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
+from downradar.core.model import CLOSED_STATUSES, UpstreamState
 from downradar.incidents.lifecycle import DETECTOR
-from downradar.model import CLOSED_STATUSES, UpstreamState
 from downradar.store.schema import incidents, upstream_feeds
 from downradar.upstream.parse import state_from_json
 

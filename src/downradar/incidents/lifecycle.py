@@ -16,13 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from downradar import changes as change_bus
-from downradar.incidents import audit
-from downradar.incidents.claims import ACTIVE_MAINTENANCE as ACTIVE_MAINTENANCE  # pages import it from here
-from downradar.incidents.claims import component_claims
-from downradar.incidents.errors import IncidentError, NotFound
-from downradar.incidents.events import Evidence, record_event
-from downradar.model import (
+from downradar.core.model import (
     CLOSED_STATUSES,
     ComponentStatus,
     Impact,
@@ -30,6 +24,12 @@ from downradar.model import (
     MaintenanceStatus,
     worst_component_status,
 )
+from downradar.incidents import audit
+from downradar.incidents.claims import ACTIVE_MAINTENANCE as ACTIVE_MAINTENANCE  # pages import it from here
+from downradar.incidents.claims import component_claims
+from downradar.incidents.errors import IncidentError, NotFound
+from downradar.incidents.events import Evidence, record_event
+from downradar.store import changes as change_bus
 from downradar.store.schema import components, incident_components, incident_updates, incidents, services
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits

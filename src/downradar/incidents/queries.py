@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from downradar.model import CLOSED_STATUSES, IMPACT_SEVERITY, Impact, worst_component_status
+from downradar.core.model import CLOSED_STATUSES, IMPACT_SEVERITY, Impact, worst_component_status
 from downradar.store.schema import components, incident_components, incident_updates, incidents, services
 
 

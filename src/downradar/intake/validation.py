@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from downradar.catalog import SLUG, region_name
+from downradar.core.catalog import SLUG, region_name
 
 REGION_RE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 # C0 controls other than tab/newline/carriage return, DEL and C1 controls never belong in text we show.

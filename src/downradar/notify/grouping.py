@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from downradar.config import Settings
+from downradar.core.config import Settings
 from downradar.notify import recipients as recipients_
 from downradar.store.schema import alert_routes, messages, outbox, subscribers
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from downradar.config import Settings
+from downradar.core.config import Settings
 from downradar.store.schema import alert_routes, subscribers
 
 ROUTE = "route"

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select
 
-from downradar.config import Settings
+from downradar.core.config import Settings
 from downradar.notify import recipients as recipients_
 from downradar.notify.grouping import PENDING
 from downradar.notify.outbox import REMINDER

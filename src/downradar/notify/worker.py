@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, select, update
 
-from downradar.clock import Clock
-from downradar.config import Settings
+from downradar.core.clock import Clock
+from downradar.core.config import Settings
 from downradar.notify import paging, reminders
 from downradar.notify import recipients as recipients_
 from downradar.notify.channels import Channel, Failed

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.scheduler import ProbeScheduler
 from downradar.probes.spec import ProbeSpec
 

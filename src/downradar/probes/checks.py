@@ -24,7 +24,7 @@ import dns.exception
 import dns.resolver
 import httpx
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.spec import ProbeSpec
 
 USER_AGENT = "Downradar-probe/1 (+https://github.com/downradar)"

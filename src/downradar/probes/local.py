@@ -12,8 +12,8 @@ import logging
 
 from sqlalchemy import Engine
 
-from downradar.clock import Clock
-from downradar.model import ProbeResult
+from downradar.core.clock import Clock
+from downradar.core.model import ProbeResult
 from downradar.probes.registry import enabled_specs
 from downradar.probes.results import store_results
 from downradar.probes.scheduler import ProbeScheduler

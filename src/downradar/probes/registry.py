@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select, update
 
-from downradar.catalog import Catalog
+from downradar.core.catalog import Catalog
 from downradar.incidents import audit
 from downradar.probes.spec import ProbeSpec
 from downradar.store.schema import components, probe_results, probes, services

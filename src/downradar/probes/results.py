@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, delete, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.store.schema import probe_results
 
 _MINUTE_TEXT = "%Y-%m-%dT%H:%M"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from downradar.model import ProbeResult
+from downradar.core.model import ProbeResult
 from downradar.probes.checks import make_probe_client, run_check
 from downradar.probes.spec import ProbeSpec
 

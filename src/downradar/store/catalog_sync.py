@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from downradar.catalog import Catalog, Component, Service
+from downradar.core.catalog import Catalog, Component, Service
 from downradar.store.schema import components, incident_components, services
 
 

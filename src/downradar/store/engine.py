@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-from downradar.config import database_url
+from downradar.core.config import database_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, RowMapping, select, update
 
-from downradar.model import UpstreamState
+from downradar.core.model import UpstreamState
 from downradar.store.schema import upstream_changes, upstream_feeds
 from downradar.upstream.parse import incident_from_json, incident_to_json, state_from_json, state_to_json
 from downradar.upstream.spec import UpstreamSpec

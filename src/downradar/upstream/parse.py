@@ -27,7 +27,7 @@ from typing import Any
 
 import feedparser
 
-from downradar.model import (
+from downradar.core.model import (
     CLOSED_STATUSES,
     IMPACT_SEVERITY,
     ComponentStatus,

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Connection, Engine
 
-from downradar.clock import Clock
+from downradar.core.clock import Clock
 from downradar.upstream import history
 from downradar.upstream.fetch import FetchResult, UpstreamDetectError, detect_kind, fetch
 from downradar.upstream.history import PollOutcome

@@ -1,5 +1,3 @@
-"""The FastAPI application: public API, Statuspage v2 JSON, admin API, HTML pages."""
-
-from downradar.web.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP side: `app` builds the application; `api/` the JSON API (v1 and Statuspage v2), `pages/` the
+HTML pages, `render/` the SVG and chart renderers, `serving/` the machinery in front of the framework (page
+cache, RSGI bridge, report fast path, metrics), `admin/` the admin UI."""

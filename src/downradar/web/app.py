@@ -17,46 +17,34 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, func, select
 from starlette.types import Receive, Scope, Send
 
-from downradar import __version__, changes
-from downradar.catalog import Catalog, load_catalog
-from downradar.clock import Clock, SystemClock
-from downradar.config import Settings
+from downradar import __version__
+from downradar.core.catalog import Catalog, load_catalog
+from downradar.core.clock import Clock, SystemClock
+from downradar.core.config import Settings
+from downradar.core.model import CLOSED_STATUSES
+from downradar.detection.live import LiveDetection
 from downradar.incidents import advance_maintenances
 from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.ratelimit import ReportRateLimiter
 from downradar.intake.report_store import ReportStore
-from downradar.model import CLOSED_STATUSES
 from downradar.notify.worker import DeliveryWorker
 from downradar.probes.local import LocalProbes
 from downradar.probes.registry import sync_catalog_probes
 from downradar.probes.results import prune_results
-from downradar.store import make_engine, upgrade
+from downradar.store import changes, make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
 from downradar.upstream.poller import UpstreamPoller
-from downradar.watch import LiveDetection
-from downradar.web import (
-    admin,
-    admin_api,
-    alert_routes_api,
-    embeds,
-    errors,
-    events_api,
-    feeds,
-    official_api,
-    ops,
-    pages,
-    probes_api,
-    reports_api,
-    service_page,
-    statuspage_api,
-    subscribe,
-)
-from downradar.web.metrics import LatencyMiddleware, Metrics
-from downradar.web.page_cache import PageCache, PageCacheMiddleware
-from downradar.web.report_fast_path import ReportFastPath
+from downradar.web import admin, errors
+from downradar.web.api import alert_routes, events, official, ops, probes, reports, statuspage
+from downradar.web.api import incidents as incidents_api
+from downradar.web.pages import embeds, feeds, service, subscribe
+from downradar.web.pages import status as status_pages
 from downradar.web.runtime import Runtime
+from downradar.web.serving.metrics import LatencyMiddleware, Metrics
+from downradar.web.serving.page_cache import PageCache, PageCacheMiddleware
+from downradar.web.serving.report_fast_path import ReportFastPath
 
 log = logging.getLogger("downradar.web")
 STATIC = Path(__file__).with_name("static")
@@ -170,20 +158,20 @@ def create_app(
         lifespan=lifespan,
     )
     errors.install(app)
-    app.include_router(reports_api.router)
-    app.include_router(admin_api.router)
-    app.include_router(alert_routes_api.router)
-    app.include_router(probes_api.router)
-    app.include_router(official_api.router)
+    app.include_router(reports.router)
+    app.include_router(incidents_api.router)
+    app.include_router(alert_routes.router)
+    app.include_router(probes.router)
+    app.include_router(official.router)
     app.include_router(subscribe.router)
-    app.include_router(events_api.router)
-    app.include_router(statuspage_api.router)
+    app.include_router(events.router)
+    app.include_router(statuspage.router)
     app.include_router(ops.router)
     app.include_router(feeds.router)
     app.include_router(admin.router)
     app.include_router(embeds.router)
-    app.include_router(service_page.router)  # before pages: it serves /services/{id}
-    app.include_router(pages.router)
+    app.include_router(service.router)  # before pages: it serves /services/{id}
+    app.include_router(status_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(
         LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics

@@ -66,7 +66,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
         if _wants_html(request):
-            from downradar.web.pages import error_page  # pages import this module: import late
+            from downradar.web.pages.status import error_page  # pages import this module: import late
 
             return error_page(request, exc.status_code, str(exc.detail))
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))

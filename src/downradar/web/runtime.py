@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from sqlalchemy import Engine
 
-from downradar.catalog import Catalog
-from downradar.clock import Clock
-from downradar.config import Settings
+from downradar.core.catalog import Catalog
+from downradar.core.clock import Clock
+from downradar.core.config import Settings
+from downradar.detection.live import LiveDetection
 from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.ratelimit import ReportRateLimiter
-from downradar.watch import LiveDetection
-from downradar.web.metrics import Metrics
+from downradar.web.serving.metrics import Metrics
 
 
 @dataclass

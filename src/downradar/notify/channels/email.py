@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from downradar.config import Settings
+from downradar.core.config import Settings
 from downradar.notify.channels import Failed
 from downradar.notify.mail import notification_mail
 from downradar.notify.recipients import Recipient

@@ -12,7 +12,7 @@ from downradar.web.admin.guard import Posted, admin_router, posted
 from downradar.web.admin.session import current_session, new_session, set_cookie, sign_out
 from downradar.web.admin.throttle import FailedAttempts
 from downradar.web.admin.views import page
-from downradar.web.reports_api import client_address
+from downradar.web.api.reports import client_address
 from downradar.web.runtime import runtime
 
 router = admin_router()

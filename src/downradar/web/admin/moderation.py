@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from downradar import comments
 from downradar.incidents import NotFound
 from downradar.incidents.queries import load_services
+from downradar.intake import comments
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
 from downradar.web.admin.session import AdminSession
 from downradar.web.admin.views import done, missing, page

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from downradar.web.admin import csrf
 from downradar.web.admin.guard import ADMIN_CSP, NO_STORE
 from downradar.web.admin.session import AdminSession
-from downradar.web.pages import STATUS_LABELS, render
+from downradar.web.pages.status import STATUS_LABELS, render
 
 NAV = (
     ("/admin", "Dashboard"),

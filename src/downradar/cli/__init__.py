@@ -1,0 +1,1 @@
+"""The `downradar` command line (Typer): one module per group of verbs."""

@@ -1,0 +1,2 @@
+"""The JSON API: reports, incidents and maintenance, alert routes, probes, official status, events, the
+Statuspage v2 documents and the operations endpoints."""

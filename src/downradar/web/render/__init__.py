@@ -1,0 +1,1 @@
+"""Drawings for the pages: SVG badges, charts, sparklines, the region tile map and probe charts."""
