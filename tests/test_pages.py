@@ -16,7 +16,7 @@ import pytest
 from conftest import make_settings, start_server
 from downradar.detect import Expectation
 from downradar.store.report_series import BUCKET, Bucket
-from downradar.web.pages.status import short_time
+from downradar.web.pages.templating import short_time
 from downradar.web.render.chart import report_chart
 
 DEMO_SERVICES = {"chatgpt": "ChatGPT", "claude": "Claude", "github": "GitHub", "slack": "Slack"}

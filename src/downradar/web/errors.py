@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from downradar.incidents import IncidentError, NotFound
 from downradar.intake.validation import ReportError
 from downradar.notify.routes import RouteError
+from downradar.web.pages.templating import error_page
 from downradar.web.responses import JSON
 
 
@@ -66,8 +67,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:
         if _wants_html(request):
-            from downradar.web.pages.status import error_page  # pages import this module: import late
-
             return error_page(request, exc.status_code, str(exc.detail))
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 

@@ -19,14 +19,10 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from downradar.web.admin import csrf
+from downradar.web.admin.headers import NO_STORE
 from downradar.web.admin.session import AdminSession, current_session
+from downradar.web.admin.views import forbidden, missing
 
-NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
-# The public pages' policy, plus the admin pages' own optional script (static/admin.js).
-ADMIN_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
 ACTOR = "admin-ui"
 
 
@@ -45,13 +41,9 @@ class AdminRoute(APIRoute):
                 target = request.url.path if request.method == "GET" else "/admin"
                 response = RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
             except csrf.CsrfRejected as exc:
-                from downradar.web.admin.views import forbidden  # views import this module
-
                 response = forbidden(request, str(exc))
             except RequestValidationError:
                 # Only a hand-made address gets here (a non-numeric comment id): a page, like the rest.
-                from downradar.web.admin.views import missing
-
                 response = missing(request, current_session(request), "There is no such admin page.")
             response.headers.update(NO_STORE)
             return response

@@ -8,9 +8,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from downradar.web.admin import csrf
-from downradar.web.admin.guard import ADMIN_CSP, NO_STORE
+from downradar.web.admin.headers import ADMIN_CSP, NO_STORE
 from downradar.web.admin.session import AdminSession
-from downradar.web.pages.status import STATUS_LABELS, render
+from downradar.web.pages.templating import STATUS_LABELS, render
 
 NAV = (
     ("/admin", "Dashboard"),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from downradar.incidents.queries import load_incidents, load_services
-from downradar.web.pages.status import render, status_label
+from downradar.web.pages.templating import render, status_label
 from downradar.web.render.badge import badge_svg
 from downradar.web.runtime import runtime
 

@@ -19,7 +19,7 @@ from downradar.core.catalog import Page
 from downradar.incidents.links import incident_url
 from downradar.incidents.queries import IncidentView, load_incidents, load_services
 from downradar.web.errors import error_response
-from downradar.web.pages.status import short_time, status_label
+from downradar.web.pages.templating import short_time, status_label
 from downradar.web.runtime import runtime
 
 router = APIRouter(tags=["feeds"])

@@ -27,9 +27,9 @@ from downradar.intake.validation import MAX_COMMENT, ReportError
 from downradar.store.report_series import Bucket, ReportSummary, Share, report_summary
 from downradar.web.api.reports import accept_report, client_address
 from downradar.web.pages.signals_view import honesty_for, probe_views
-from downradar.web.pages.status import (
+from downradar.web.pages.status import split_maintenance
+from downradar.web.pages.templating import (
     PAGE_HEADERS,
-    _split_maintenance,
     display_zone,
     not_found,
     render,
@@ -208,7 +208,7 @@ def service_context(rt: Runtime, service_id: str, time_zone: str | None = None) 
     entry = rt.catalog.service(service_id)
     names = {c.slug: c.name for c in service.components}
     names["other"] = "Other"
-    active, upcoming = _split_maintenance(maintenance)
+    active, upcoming = split_maintenance(maintenance)
     band = usual_band(rt, service_id, summary.buckets)
     regions = _region_rows(summary)
     return {

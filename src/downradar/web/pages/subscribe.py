@@ -29,7 +29,7 @@ from downradar.notify.targets import AllowList
 from downradar.web.api.auth import require_admin
 from downradar.web.api.reports import client_address
 from downradar.web.pages.signup_limits import SignupLimits, Throttled
-from downradar.web.pages.status import FORM_TYPES, render
+from downradar.web.pages.templating import FORM_TYPES, render
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.serving import redact
