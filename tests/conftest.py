@@ -196,12 +196,12 @@ def module_server(
 def start_demo_server(folder: Path, lead_in: timedelta, speed: float = 60.0) -> tuple[LiveServer, Any]:
     """The demo as `make run` serves it (the seed outage replayed, the provider's page scripted), but
     faster: `lead_in` of quiet demo time and two days of history keep the detector's start-up short.
-    Returns the server and its DemoFeed."""
+    Returns the server and its DemoTraffic."""
     from downradar.core.catalog import load_catalog
     from downradar.core.config import DEMO_CATALOG
-    from downradar.demo.feed import DemoClock, DemoFeed, demo_start
     from downradar.demo.provider import demo_app, provider_url, watched_catalog
     from downradar.demo.seed import seed_demo
+    from downradar.demo.traffic import DemoClock, DemoTraffic, demo_start
     from downradar.store import make_engine, upgrade
     from downradar.store.catalog_sync import sync_catalog
 
@@ -215,7 +215,7 @@ def start_demo_server(folder: Path, lead_in: timedelta, speed: float = 60.0) -> 
         sync_catalog(conn, catalog, start)
     seed_demo(engine, catalog, start, days=2)
     engine.dispose()
-    feed = DemoFeed(catalog, lead_in)
+    feed = DemoTraffic(catalog, lead_in)
     app = demo_app(settings, DemoClock(start, speed), feed, catalog)
     return start_server(settings, app=app, port=port), feed
 

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from conftest import eventually, start_demo_server
 from downradar.core.catalog import load_catalog
 from downradar.core.config import DEMO_CATALOG
-from downradar.demo.feed import DemoFeed
 from downradar.demo.seed import USUAL_PER_15_MIN, seed_demo
+from downradar.demo.traffic import DemoTraffic
 from downradar.incidents.queries import load_incidents
 from downradar.intake.validation import parse_report
 from downradar.store import make_engine, upgrade
@@ -72,7 +72,7 @@ def test_the_demo_feed_s_reporters_comment_as_during_an_outage() -> None:
     catalog = load_catalog(DEMO_CATALOG)
     onset = datetime(2026, 2, 4, 17, 20, tzinfo=UTC)
     minutes = [onset + timedelta(minutes=m) for m in range(-30, 90)]
-    feed, again = DemoFeed(catalog, timedelta(minutes=5)), DemoFeed(catalog, timedelta(minutes=5))
+    feed, again = DemoTraffic(catalog, timedelta(minutes=5)), DemoTraffic(catalog, timedelta(minutes=5))
     stream = [feed.reports_for(minute, onset) for minute in minutes]
     assert stream == [again.reports_for(minute, onset) for minute in minutes]  # seeded: the same every run
 

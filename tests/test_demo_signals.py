@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from conftest import LiveServer, eventually, start_demo_server
-from downradar.demo.feed import DemoFeed
 from downradar.demo.provider import (
     INCIDENT_NAME,
     ProviderScript,
 )
+from downradar.demo.traffic import DemoTraffic
 
 SPEED = 60.0
 LEAD_IN = timedelta(minutes=5)
@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoFeed]]:
+def demo(tmp_path: Path) -> Iterator[tuple[LiveServer, DemoTraffic]]:
     live, feed = start_demo_server(tmp_path, LEAD_IN, SPEED)
     try:
         yield live, feed
@@ -47,7 +47,7 @@ def chatgpt_view(http: httpx.Client) -> tuple[dict[str, Any], dict[str, Any] | N
 
 
 def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
-    demo: tuple[LiveServer, DemoFeed],
+    demo: tuple[LiveServer, DemoTraffic],
 ) -> None:
     live, feed = demo
     with live.client() as http:
@@ -66,7 +66,7 @@ def test_the_demo_shows_the_honesty_gap_then_the_acknowledgement_and_the_probe(
         assert group["acknowledgement"] is None
         assert incident["downradar"]["acknowledged_at"] is None
         assert feed.onset is not None
-        script = ProviderScript.for_feed(feed, feed.onset)
+        script = ProviderScript.for_traffic(feed, feed.onset)
 
         # After it acknowledges: the gap is gone, the incident records when and how late.
         def acknowledged() -> tuple[dict[str, Any], dict[str, Any]] | None:

@@ -14,7 +14,7 @@ from downradar.core.catalog import CatalogError, load_catalog
 from downradar.core.clock import Clock, SystemClock
 from downradar.core.config import Settings
 from downradar.store.meta import get_or_create
-from downradar.web.app import DownradarApp, Feed
+from downradar.web.app import DownradarApp, Traffic
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def _serve(
     settings: Settings,
     *,
     clock: Clock | None = None,
-    feed: Feed | None = None,
+    traffic: Traffic | None = None,
     build: Callable[[], DownradarApp] | None = None,
     server: str = "granian",
 ) -> None:
@@ -53,7 +53,7 @@ def _serve(
     err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
     if settings.admin_token is None:
         err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
-    app = build() if build is not None else create_app(settings, clock=clock, feed=feed)
+    app = build() if build is not None else create_app(settings, clock=clock, traffic=traffic)
     if server == "uvicorn":
         import uvicorn
 
@@ -66,7 +66,7 @@ def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
     """Granian embedded in this process over RSGI (web/rsgi.py), on uvloop, stopped by INT or TERM.
 
     Embedded, the app object is served as it is (no import string, no fork): the demo's app, its
-    feed and mailbox thread stay in one process, as under uvicorn. RSGI has no lifespan protocol, so
+    traffic and mailbox thread stay in one process, as under uvicorn. RSGI has no lifespan protocol, so
     the app's lifespan is entered here, around serving.
     """
     import asyncio

@@ -1,5 +1,5 @@
 """Putting the demo together for `downradar demo`: a fresh database, the terminal mailbox when no SMTP
-server is set, the seeded fortnight, and the app on the accelerated demo clock with its live feed."""
+server is set, the seeded fortnight, and the app on the accelerated demo clock with its live traffic."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from downradar.core.catalog import Catalog, load_catalog
 from downradar.core.config import Settings
-from downradar.demo.feed import DemoClock, DemoFeed, demo_start, load_episode
 from downradar.demo.mailbox import DemoMailbox
 from downradar.demo.provider import demo_app, provider_url, watched_catalog
 from downradar.demo.seed import seed_demo
+from downradar.demo.traffic import DemoClock, DemoTraffic, demo_start, load_episode
 from downradar.probes.registry import sync_catalog_probes
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
@@ -80,9 +80,9 @@ def prepare_demo(
             "/services/chatgpt shows the honesty gap, afterwards the provider's delay and grade; the "
             "front-door probe fails during the worst of it."
         )
-    feed = DemoFeed(catalog, lead_in)
+    traffic = DemoTraffic(catalog, lead_in)
     final = settings
-    return DemoLaunch(final, lambda: demo_app(final, DemoClock(start, speed), feed, catalog), mailbox)
+    return DemoLaunch(final, lambda: demo_app(final, DemoClock(start, speed), traffic, catalog), mailbox)
 
 
 def _seed(settings: Settings, catalog: Catalog, start: datetime) -> int:

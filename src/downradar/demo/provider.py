@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from downradar.core.catalog import Catalog
 from downradar.core.clock import Clock
 from downradar.core.config import Settings
-from downradar.demo.feed import DemoFeed
+from downradar.demo.traffic import DemoTraffic
 from downradar.probes.spec import ProbeSpec
 from downradar.upstream.spec import UpstreamSpec
 from downradar.web.app import DownradarApp, create_app
@@ -69,19 +69,20 @@ class ProviderScript:
     front_door_down_until: datetime
 
     @classmethod
-    def for_feed(cls, feed: DemoFeed, onset: datetime) -> ProviderScript:
-        curve = feed.episode["curve"]
+    def for_traffic(cls, traffic: DemoTraffic, onset: datetime) -> ProviderScript:
+        curve = traffic.episode["curve"]
         peak_at, peak = max(curve, key=lambda point: point[1])
         # The first minute after the peak when the reports are below the threshold (curve points are
         # minutes apart, so a quarter-minute step is plenty).
         step = 0.25
         minutes = float(peak_at)
-        while minutes < feed.episode_minutes and feed.episode_level(minutes) >= FRONT_DOOR_UP_BELOW * peak:
+        threshold = FRONT_DOOR_UP_BELOW * peak
+        while minutes < traffic.episode_minutes and traffic.episode_level(minutes) >= threshold:
             minutes += step
         return cls(
             onset=onset,
-            acknowledged_at=onset + timedelta(minutes=feed.episode["provider_acknowledged_after_minutes"]),
-            resolved_at=onset + timedelta(minutes=feed.episode_minutes),
+            acknowledged_at=onset + timedelta(minutes=traffic.episode["provider_acknowledged_after_minutes"]),
+            resolved_at=onset + timedelta(minutes=traffic.episode_minutes),
             front_door_down_from=onset + FRONT_DOOR_DOWN_AFTER,
             front_door_down_until=onset + timedelta(minutes=minutes),
         )
@@ -106,7 +107,7 @@ def _iso(moment: datetime) -> str:
 
 
 def summary(script: ProviderScript | None, now: datetime) -> dict[str, Any]:
-    """The provider's Statuspage summary as of `now` (operational while the feed has not started)."""
+    """The provider's Statuspage summary as of `now` (operational while the traffic has not started)."""
     incident = script is not None and script.admits_problem(now)
     updated = script.page_updated_at(now) if script is not None else PAGE_CREATED
     page = {
@@ -184,17 +185,17 @@ def _incident(acknowledged_at: datetime, components: list[dict[str, Any]]) -> di
     }
 
 
-def provider_router(feed: DemoFeed, clock: Clock) -> APIRouter:
-    """The scripted provider's endpoints under PREFIX; the script starts once the feed has its onset."""
+def provider_router(traffic: DemoTraffic, clock: Clock) -> APIRouter:
+    """The scripted provider's endpoints under PREFIX; the script starts once the traffic has its onset."""
     router = APIRouter(prefix=PREFIX, tags=["demo provider"], include_in_schema=False)
     scripts: dict[datetime, ProviderScript] = {}
 
     def script() -> ProviderScript | None:
-        if feed.onset is None:
+        if traffic.onset is None:
             return None
-        if feed.onset not in scripts:
-            scripts[feed.onset] = ProviderScript.for_feed(feed, feed.onset)
-        return scripts[feed.onset]
+        if traffic.onset not in scripts:
+            scripts[traffic.onset] = ProviderScript.for_traffic(traffic, traffic.onset)
+        return scripts[traffic.onset]
 
     @router.get("/api/v2/summary.json")
     def status_page(request: Request) -> Response:
@@ -277,9 +278,9 @@ def watched_catalog(catalog: Catalog, base_url: str) -> Catalog:
     return Catalog.model_validate({**catalog.model_dump(), "services": [s.model_dump() for s in services]})
 
 
-def demo_app(settings: Settings, clock: Clock, feed: DemoFeed, catalog: Catalog) -> DownradarApp:
-    """The demo's server: the ordinary app on the demo's catalog, its live feed, and the scripted
+def demo_app(settings: Settings, clock: Clock, traffic: DemoTraffic, catalog: Catalog) -> DownradarApp:
+    """The demo's server: the ordinary app on the demo's catalog, its live traffic, and the scripted
     provider's endpoints."""
-    app = create_app(settings, clock=clock, feed=feed, catalog=catalog)
-    app.include_router(provider_router(feed, clock))
+    app = create_app(settings, clock=clock, traffic=traffic, catalog=catalog)
+    app.include_router(provider_router(traffic, clock))
     return app

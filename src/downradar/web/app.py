@@ -62,7 +62,7 @@ def open_incident_counts(engine: Engine) -> dict[str, int]:
     return {service: int(n) for service, n in rows}
 
 
-class Feed(Protocol):
+class Traffic(Protocol):
     """Something that feeds the running server (the demo's live traffic)."""
 
     async def run(self, rt: Runtime) -> None: ...
@@ -71,7 +71,7 @@ class Feed(Protocol):
 def create_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
-    feed: Feed | None = None,
+    traffic: Traffic | None = None,
     catalog: Catalog | None = None,
 ) -> DownradarApp:
     """The application. `catalog` serves instead of the file settings.catalog names (the demo's)."""
@@ -125,8 +125,8 @@ def create_app(
         watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
         if settings.upstream and watched:
             background.append(asyncio.create_task(UpstreamPoller(engine, watched, clock=clock).run()))
-        if feed is not None:
-            background.append(asyncio.create_task(feed.run(app.state.runtime)))
+        if traffic is not None:
+            background.append(asyncio.create_task(traffic.run(app.state.runtime)))
         listener = changes.listen(settings.db)  # other processes' changes (PostgreSQL only)
         log.info(
             "downradar %s serving %d services from %s",

@@ -86,7 +86,7 @@ def load_comments(entries: list[dict[str, Any]]) -> list[DemoComment]:
     return comments
 
 
-class DemoFeed:
+class DemoTraffic:
     def __init__(self, catalog: Catalog, lead_in: timedelta, seed: int = 4) -> None:
         self.catalog = catalog
         self.lead_in = lead_in
@@ -99,7 +99,7 @@ class DemoFeed:
         self.outage_comments = load_comments(comments["outage"])
         self.background_comments = load_comments(comments["background"])
         self._serial = 0
-        # Set once the feed runs; the scripted provider (demo_provider) keys its timeline off it too.
+        # Set once the traffic runs; the scripted provider (demo_provider) keys its timeline off it too.
         self.onset: datetime | None = None
 
     def episode_level(self, minutes_since_onset: float) -> float:
