@@ -1,1 +1,2 @@
-"""Report intake: validation, client hashing, per-address limits, dedup and the group-commit writer."""
+"""Report intake: validation, client hashing, per-address limits, dedup and the group-commit writer; the
+comments reporters leave and their moderation."""

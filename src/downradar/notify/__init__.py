@@ -1,1 +1,2 @@
-"""Notifications: operators' alert routes, the delivery outbox, signed webhooks and the delivery worker."""
+"""Notifications: operators' alert routes and public subscribers, the outbox, grouping, paging keys and
+reminders, one module per channel (`channels/`), and the delivery worker that sends and retries."""
