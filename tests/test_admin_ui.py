@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,14 +17,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
 from downradar import incidents as lifecycle
 from downradar.incidents import Evidence
 from downradar.incidents.queries import load_services
 from downradar.intake.comments import list_comments, recent_comments
 from downradar.web.admin import session
+from support.admin_forms import HTML, QUIET_ADMIN, hidden, signing_in
+from support.databases import Databases
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
 
-HTML = {"Accept": "text/html"}
 ADMIN_PAGES = (
     "/admin",
     "/admin/incidents/new",
@@ -35,37 +35,14 @@ ADMIN_PAGES = (
     "/admin/comments",
     "/admin/services/chatgpt/components",
 )
-SETTINGS = {
-    "detect": False,
-    "deliver": False,
-    "probes": False,
-    "upstream": False,
-    "allow_targets": "127.0.0.1",
-}
+SETTINGS = QUIET_ADMIN  # the module's server: nothing in the background
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
-    yield from module_server(request, tmp_path_factory.mktemp("admin"), pg_admin_url, **SETTINGS)
-
-
-def hidden(html: str, name: str = "csrf_token") -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', html)
-    assert found, f"no hidden {name} in the page"
-    return found.group(1)
-
-
-@contextmanager
-def signing_in(server: LiveServer, token: str = ADMIN_TOKEN) -> Iterator[tuple[httpx.Client, httpx.Response]]:
-    """A client of its own (its own cookies) that has sent the sign-in form; and the answer."""
-    with server.client(headers=HTML, follow_redirects=True) as http:
-        form = http.get("/admin/login")
-        response = http.post(
-            "/admin/login", data={"csrf_token": hidden(form.text), "token": token, "next": "/admin"}
-        )
-        yield http, response
+    yield from module_server(request, tmp_path_factory.mktemp("admin"), databases, **SETTINGS)
 
 
 def sign_in_status(server: LiveServer, token: str) -> int:

@@ -24,14 +24,14 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
 from downradar.cli.probes import register
 from downradar.core.config import Settings
 from downradar.probes import registry
 from downradar.probes.agent import Agent, AgentError
 from downradar.store import make_engine
 from downradar.store.schema import probe_results
-from probe_agents import AgentThread
+from support.probe_agents import AgentThread
+from support.servers import ADMIN_TOKEN, LiveServer, free_port, make_settings, start_server
 
 CATALOG = """
 [[services]]

@@ -15,7 +15,6 @@ import orjson
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import LiveServer, module_server
 from downradar.store import make_engine
 from downradar.store.schema import (
     audit_log,
@@ -26,6 +25,8 @@ from downradar.store.schema import (
     report_minutes,
     reports,
 )
+from support.databases import Databases
+from support.servers import LiveServer, module_server
 
 REPORTS = "/api/v1/reports"
 BULK = "/api/v1/reports/bulk"
@@ -56,10 +57,10 @@ MAINTENANCE = {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("bad-input")
-    yield from module_server(request, folder, pg_admin_url, ingest_token=INGEST_TOKEN)
+    yield from module_server(request, folder, databases, ingest_token=INGEST_TOKEN)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from conftest import LiveServer, catalog_engine, module_server
 from downradar.core.catalog import Catalog, Component, Page, Service
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.audit import entries
@@ -27,7 +26,10 @@ from downradar.incidents.lifecycle import (
 from downradar.incidents.queries import load_services
 from downradar.store.schema import components, events
 from downradar.web.pages.uptime import component_uptime, status_changes
-from test_admin_ui import HTML, SETTINGS, hidden, signing_in
+from support.admin_forms import HTML, hidden, signing_in
+from support.admin_forms import QUIET_ADMIN as SETTINGS
+from support.databases import Databases, catalog_engine
+from support.servers import LiveServer, module_server
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 CATALOG = Catalog(
@@ -166,9 +168,9 @@ def test_bad_status_and_unknown_components_are_refused(engine: Engine) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
-    yield from module_server(request, tmp_path_factory.mktemp("manual"), pg_admin_url, **SETTINGS)
+    yield from module_server(request, tmp_path_factory.mktemp("manual"), databases, **SETTINGS)
 
 
 def patch(server: LiveServer, service: str, slug: str, body: object, **kwargs: object) -> httpx.Response:

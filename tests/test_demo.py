@@ -8,7 +8,6 @@ from pathlib import Path
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from conftest import eventually, start_demo_server
 from downradar.core.catalog import load_catalog
 from downradar.core.config import DEMO_CATALOG
 from downradar.demo.seed import USUAL_PER_15_MIN, seed_demo
@@ -19,6 +18,8 @@ from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.report_series import report_summary
 from downradar.store.schema import reports
+from support.servers import start_demo_server
+from support.waiting import eventually
 
 
 def test_demo_seed_fills_an_empty_database_once(db_url: str) -> None:

@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from conftest import LiveServer, eventually, start_demo_server
 from downradar.demo.provider import (
     INCIDENT_NAME,
     ProviderScript,
 )
 from downradar.demo.traffic import DemoTraffic
+from support.servers import LiveServer, start_demo_server
+from support.waiting import eventually
 
 SPEED = 60.0
 LEAD_IN = timedelta(minutes=5)

@@ -10,9 +10,9 @@ import httpx
 import orjson
 import pytest
 
-from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
 from downradar.core.clock import FixedClock
 from downradar.detection.scenario import Episode, Mix, Scenario, ServiceSpec, report_stream
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 HISTORY_DAYS = 3

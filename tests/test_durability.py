@@ -9,11 +9,7 @@ buckets agree with the reports table.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,11 +22,12 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from conftest import ADMIN_TOKEN, free_port
 from downradar.core.catalog import load_catalog
 from downradar.core.config import DEMO_CATALOG
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
+from support.processes import Server
+from support.servers import ADMIN_TOKEN
 
 SINGLE_THREADS = 4
 BULK_THREADS = 2
@@ -38,67 +35,6 @@ BULK_LINES = 250
 KILL_AFTER_ACKS = 1500  # single and bulk reports acknowledged before the kill...
 KILL_AFTER_SECONDS = 1.5  # ...and at least this long into the stream
 STREAM_DEADLINE = 12.0
-START_TIMEOUT = 30.0
-
-
-@dataclass
-class Server:
-    """`downradar run` in a subprocess of its own."""
-
-    db_url: str
-    log: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.port = free_port()
-        command = [str(Path(sys.executable).parent / "downradar")]
-        if not Path(command[0]).exists():
-            command = [sys.executable, "-m", "downradar"]
-        env = {
-            **os.environ,
-            "DOWNRADAR_ADMIN_TOKEN": ADMIN_TOKEN,
-            "DOWNRADAR_SECRET": "durability-secret",
-            "DOWNRADAR_REPORT_RATE_LIMIT": "1000000/second",
-        }
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "run", "--db", self.db_url, "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"server did not answer /healthz in {START_TIMEOUT:.0f} s:\n{self.log.read_text()}")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        assert self.process.returncode == -signal.SIGKILL
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 @dataclass

@@ -10,16 +10,17 @@ import feedparser
 import httpx
 import pytest
 
-from conftest import LiveServer, module_server
+from support.databases import Databases
+from support.servers import LiveServer, module_server
 
 FEEDS = ("/history.atom", "/history.rss")
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
-    yield from module_server(request, tmp_path_factory.mktemp("feeds"), pg_admin_url)
+    yield from module_server(request, tmp_path_factory.mktemp("feeds"), databases)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from sqlalchemy import Connection, Engine, update
 
-from conftest import catalog_engine, make_settings, start_server
 from downradar.core.catalog import Catalog, Component, Page, Service
 from downradar.core.model import UpstreamIncident, UpstreamState
 from downradar.incidents.honesty import Honesty, grade_letter, honesty_by_service
@@ -22,6 +21,8 @@ from downradar.incidents.lifecycle import DETECTOR, dismiss_incident, open_incid
 from downradar.store.schema import incidents
 from downradar.upstream.history import PollOutcome, record_poll
 from downradar.upstream.spec import UpstreamSpec
+from support.databases import catalog_engine
+from support.servers import make_settings, start_server
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SPEC = UpstreamSpec(url="https://status.example.com")

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import LiveServer, make_settings, module_server, start_server
 from downradar.core.clock import FixedClock
+from support.databases import Databases
+from support.servers import LiveServer, make_settings, module_server, start_server
 
 EXAMPLE = {
     "service": "chatgpt",
@@ -88,9 +89,9 @@ class Admin:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
-    yield from module_server(request, tmp_path_factory.mktemp("incidents"), pg_admin_url)
+    yield from module_server(request, tmp_path_factory.mktemp("incidents"), databases)
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import orjson
 import pytest
 from sqlalchemy import Engine, String, Text, select
 
-from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
 from downradar.core.clock import FixedClock
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
 
 REPORTS = "/api/v1/reports"
 BULK = "/api/v1/reports/bulk"

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import LiveServer, make_settings, start_server
+from support.servers import LiveServer, make_settings, start_server
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

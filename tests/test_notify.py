@@ -16,7 +16,6 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings, start_server
 from downradar.core.catalog import load_catalog
 from downradar.core.clock import SystemClock
 from downradar.core.config import DEMO_CATALOG
@@ -27,7 +26,8 @@ from downradar.notify.worker import Backoff, DeliveryWorker
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import events, messages, outbox
-from webhook_receiver import Receiver, wait_for
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings, start_server
+from support.webhook_receiver import Receiver, wait_for
 
 SECRET = "route-secret-0123456789abcdef"
 FAST = FAST_DELIVERY

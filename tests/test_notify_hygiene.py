@@ -17,9 +17,9 @@ import apprise.plugins.pagerduty
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, FAST_DELIVERY, make_settings, start_server
 from downradar.incidents import lifecycle
-from webhook_receiver import Receiver, wait_for
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, make_settings, start_server
+from support.webhook_receiver import Receiver, wait_for
 
 SECRET = "hygiene-secret-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

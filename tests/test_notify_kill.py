@@ -26,7 +26,7 @@ from downradar.notify.targets import AllowList
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import events, messages
-from webhook_receiver import Receiver, wait_for
+from support.webhook_receiver import Receiver, wait_for
 
 SECRET = "kill-test-secret-0123456789"
 UPDATES_PER_INCIDENT = 3

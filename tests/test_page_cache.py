@@ -15,13 +15,13 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from conftest import LiveServer, make_settings, scratch_database, start_server
 from downradar.core.clock import SystemClock
 from downradar.detection.live import LiveDetection
 from downradar.store import changes, make_engine
 from downradar.store.changes import CHANNEL, ChangeBus
 from downradar.web.app import create_app
 from downradar.web.serving.page_cache import PageCache
+from support.servers import LiveServer, make_settings, start_server
 
 QUIET = {"detect": False, "deliver": False, "probes": False, "upstream": False}
 
@@ -252,10 +252,8 @@ def test_a_visitor_who_just_reported_gets_a_page_of_their_own(live):
     assert len(cache) == 0
 
 
-def test_another_process_change_arrives_through_notify(pg_admin_url, tmp_path):
-    if pg_admin_url is None:
-        pytest.skip("PostgreSQL not reachable")
-    for url in scratch_database("postgresql", tmp_path, pg_admin_url):
+def test_another_process_change_arrives_through_notify(databases, tmp_path):
+    for url in databases.fresh("postgresql", tmp_path):
         server, _ = serve(url)
         other = make_engine(url)  # as the CLI would: its own connection, no in-process bus
         try:

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import make_settings, start_server
 from downradar.detect import Expectation
 from downradar.store.report_series import BUCKET, Bucket
 from downradar.web.pages.templating import short_time
 from downradar.web.render.chart import report_chart
+from support.servers import make_settings, start_server
 
 DEMO_SERVICES = {"chatgpt": "ChatGPT", "claude": "Claude", "github": "GitHub", "slack": "Slack"}
 XSS_BODY = "We are investigating. <img src=x onerror=alert(1)>"

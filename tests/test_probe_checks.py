@@ -19,7 +19,7 @@ import trustme
 from downradar.core.model import ProbeResult
 from downradar.probes.checks import make_probe_client, run_check
 from downradar.probes.spec import ProbeSpec
-from probe_servers import DNSServer, ProbeTarget
+from support.probe_servers import DNSServer, ProbeTarget
 
 
 def utc_now() -> datetime:

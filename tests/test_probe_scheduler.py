@@ -23,7 +23,7 @@ from downradar.probes.results import (
 from downradar.probes.scheduler import ProbeScheduler
 from downradar.probes.spec import ProbeSpec
 from downradar.store import make_engine, upgrade
-from probe_servers import ProbeTarget
+from support.probe_servers import ProbeTarget
 
 
 @pytest.fixture(scope="module")

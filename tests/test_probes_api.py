@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import LiveServer, make_settings, start_server
 from downradar.store import make_engine
 from downradar.store.schema import probe_results
+from support.servers import LiveServer, make_settings, start_server
 
 CATALOG = """
 [[services]]

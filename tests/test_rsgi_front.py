@@ -13,10 +13,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import ADMIN_TOKEN
 from downradar.web.app import STATIC
-from test_admin_ui import HTML, hidden
-from test_durability import Server
+from support.admin_forms import HTML, hidden
+from support.processes import Server
+from support.servers import ADMIN_TOKEN
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

@@ -17,13 +17,13 @@ from typing import TypeVar
 
 import httpx
 
-from conftest import LiveServer
 from downradar.detect import Expectation
 from downradar.incidents.queries import ComponentView, ServiceView
 from downradar.intake.comments import list_comments, set_hidden
 from downradar.store.report_series import BUCKET, Bucket, ReportSummary, Share
 from downradar.web.pages.service import current_state
 from downradar.web.render.region_map import EMPTY, SHADES, TILES, RegionShare, region_map, shade, unmapped
+from support.servers import LiveServer
 
 T = TypeVar("T")
 SCRIPT = "<script>alert(1)</script>"

@@ -25,16 +25,16 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conftest import LiveServer, make_settings, start_server
 from downradar.core.catalog import load_catalog
 from downradar.core.clock import FixedClock
 from downradar.detection.live import LiveDetection
 from downradar.probes.agent import Agent
 from downradar.probes.checks import make_probe_client
 from downradar.store.schema import incidents, probe_results
-from probe_agents import AgentThread
-from upstream_server import FakeUpstream
-from webhook_receiver import wait_for
+from support.probe_agents import AgentThread
+from support.servers import LiveServer, make_settings, start_server
+from support.upstream_server import FakeUpstream
+from support.webhook_receiver import wait_for
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 FAST_AGENT: dict[str, Any] = {"refresh_seconds": 0.3, "flush_seconds": 0.1}

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, LiveServer, module_server
+from support.databases import Databases
+from support.servers import ADMIN_TOKEN, LiveServer, module_server
 
 PAGE = {"id", "name", "url", "time_zone", "updated_at"}
 COMPONENT = {
@@ -73,9 +74,9 @@ ENDPOINTS = {
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, pg_admin_url: str | None
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, databases: Databases
 ) -> Iterator[LiveServer]:
-    yield from module_server(request, tmp_path_factory.mktemp("statuspage"), pg_admin_url)
+    yield from module_server(request, tmp_path_factory.mktemp("statuspage"), databases)
 
 
 @pytest.fixture(scope="module")

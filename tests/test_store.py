@@ -27,8 +27,8 @@ def schema_differences(engine: Engine) -> list:
         return compare_metadata(context, metadata)
 
 
-def test_migrations_produce_exactly_the_schema(db_url: str) -> None:
-    engine = migrated(db_url)
+def test_migrations_produce_exactly_the_schema(empty_db_url: str) -> None:
+    engine = migrated(empty_db_url)
     try:
         assert schema_differences(engine) == []
         assert set(inspect(engine).get_table_names()) == set(metadata.tables) | {"alembic_version"}
@@ -36,8 +36,8 @@ def test_migrations_produce_exactly_the_schema(db_url: str) -> None:
         engine.dispose()
 
 
-def test_upgrade_is_idempotent(db_url: str) -> None:
-    engine = migrated(db_url)
+def test_upgrade_is_idempotent(empty_db_url: str) -> None:
+    engine = migrated(empty_db_url)
     try:
         with engine.begin() as conn:
             now = datetime.now(UTC)

@@ -25,7 +25,6 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from conftest import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings, start_server
 from downradar.cli.main import app as cli_app
 from downradar.core.catalog import load_catalog
 from downradar.core.config import DEMO_CATALOG
@@ -40,7 +39,8 @@ from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import messages
 from downradar.store.schema import subscribers as subscribers_table
 from downradar.web.pages.signup_limits import SignupLimits, Throttled
-from webhook_receiver import Receiver, wait_for
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings, start_server
+from support.webhook_receiver import Receiver, wait_for
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 FAST = {

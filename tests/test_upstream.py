@@ -31,7 +31,7 @@ from downradar.upstream.parse import (
 )
 from downradar.upstream.poller import REDETECT_AFTER, UpstreamPoller
 from downradar.upstream.spec import UpstreamSpec
-from upstream_server import ATOM_PATH, SUMMARY_PATH, FakeUpstream
+from support.upstream_server import ATOM_PATH, SUMMARY_PATH, FakeUpstream
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 MAPPING = {"Conversations": "chat", " voice MODE ": "chat", "Login": "login", "File uploads": "files"}

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 import pytest
 
-from conftest import ADMIN_TOKEN, REPO, LiveServer, make_settings, start_demo_server, start_server
+from support import REPO
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_demo_server, start_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Dialog, Page, Playwright

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from browser.conftest import DESKTOP, new_page, require_browser, sign_in
-from conftest import LiveServer
+from support.servers import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from browser.conftest import api, require_browser
-from conftest import LiveServer
+from support.servers import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from browser.conftest import DESKTOP, require_browser, sign_in
-from conftest import LiveServer, eventually
+from support.servers import LiveServer
+from support.waiting import eventually
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

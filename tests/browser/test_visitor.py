@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from browser.conftest import PHONE, api, new_page, require_browser
-from conftest import LiveServer
+from support.servers import LiveServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
