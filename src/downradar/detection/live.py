@@ -107,7 +107,7 @@ class LiveDetection:
                 if minute >= evidence_from:
                     self._fuse(minute, result, evidence, apply=minute >= apply_from, now=now)
             self._next_minute = self._evidence_next = last + 1
-            changes.bump("detector")  # the minute's counts, scores and bands show on the pages
+            self._tell_pages()  # the minute's counts, scores and bands show on the pages
             return last - first + 1
 
     def _evidence_only(self, now: datetime, last: int) -> int:
@@ -118,8 +118,13 @@ class LiveDetection:
         for minute in range(first, last + 1):
             self._fuse(minute, TickResult(minute_datetime(minute), ()), evidence, apply=True, now=now)
         self._evidence_next = last + 1
-        changes.bump("detector")
+        self._tell_pages()
         return last - first + 1
+
+    def _tell_pages(self) -> None:
+        """A change note on this detector's engine: the app serving from it renders its pages anew."""
+        with self.engine.begin() as conn:
+            changes.record(conn, "detector")
 
     def _evidence(self, first: int, last: int) -> _Evidence:
         """Probe results and page changes of minutes first..last (and the rules and states they need)."""

@@ -61,7 +61,7 @@ def record_event(
         )
     )
     event_id = inserted.inserted_primary_key[0]
-    changes.bump("incident", conn=conn)  # every incident change passes here: the page cache renders anew
+    changes.record(conn, "incident")  # every incident change passes here: the page cache renders anew
     enqueue(
         conn,
         event_id=event_id,

@@ -386,7 +386,7 @@ def set_component_status(
     )
     changes = _recompute(conn, [row["id"]], now)
     new_status = changes[0]["new_status"] if changes else row["status"]
-    change_bus.bump("component", conn=conn)  # the admin page's "where it comes from" changed even if not this
+    change_bus.record(conn, "component")  # the admin page's "where it comes from" changed even if not this
     audit.record(
         conn,
         at=now,
@@ -517,7 +517,7 @@ def _recompute(conn: Connection, component_ids: Iterable[str], now: datetime) ->
             conn.execute(
                 update(components).where(components.c.id == row.id).values(status=new_status, updated_at=now)
             )
-            change_bus.bump("component", conn=conn)
+            change_bus.record(conn, "component")
             changes.append(
                 {"code": row.id, "name": row.name, "old_status": row.status, "new_status": new_status}
             )
@@ -569,7 +569,7 @@ def _add_update(
             affected_components=changes,
         )
     )
-    change_bus.bump("incident", conn=conn)  # scheduled maintenance records no event: the cache hears here
+    change_bus.record(conn, "incident")  # scheduled maintenance records no event: the cache hears here
 
 
 def _default_body(status: str) -> str:

@@ -110,4 +110,4 @@ def set_hidden(conn: Connection, report_id: int, hidden: bool, *, actor: str, no
         detail={"service": found.service_id},
     )
     # The service page lists comments: its cached copy must go (other processes hear it too).
-    changes.bump("comment", found.service_id, conn=conn)
+    changes.record(conn, "comment", found.service_id)

@@ -11,6 +11,7 @@ woke up, answered the last batch and queued the next: a third of each cycle unde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -36,18 +37,37 @@ class GroupCommitWriter:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ended: asyncio.Event | None = None  # set when the thread has returned
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._ended = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="downradar-writer", daemon=True)
         self._thread.start()
 
+    async def run(self) -> None:
+        """Start the thread unless it runs, and wait for it to end (the supervisor's loop, "writer")."""
+        if not self.running:
+            await self.start()
+        assert self._ended is not None
+        await self._ended.wait()
+
+    def request_stop(self) -> None:
+        """Ask the thread to commit everything already queued, then end (run() then returns)."""
+        if self._thread is not None:
+            self._jobs.put(None)
+
     async def stop(self) -> None:
         """Commit everything already queued, then stop."""
-        if self._thread is None:
+        thread = self._thread
+        if thread is None:
             return
         self._jobs.put(None)
-        await asyncio.to_thread(self._thread.join)
+        await asyncio.to_thread(thread.join)
         self._thread = None
 
     async def submit(self, rows: list[dict[str, Any]], *, want_ids: bool = False) -> list[int | None]:
@@ -80,6 +100,9 @@ class GroupCommitWriter:
                 self._commit(jobs)
         finally:
             self.store.close()
+            if self._loop is not None and self._ended is not None:
+                with contextlib.suppress(RuntimeError):  # the event loop already closed
+                    self._loop.call_soon_threadsafe(self._ended.set)
 
     def _commit(self, jobs: list[_Job]) -> None:
         assert self._loop is not None

@@ -9,6 +9,7 @@ receivers de-duplicate on the message id, which stays the same on every retry). 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -83,10 +84,24 @@ class DeliveryWorker:
         self.keep = timedelta(days=settings.deliver_keep_days)
         self._pruned_at: datetime | None = None
         self._stopping = threading.Event()
+        self._wake: asyncio.Event | None = None  # cuts the async loop's idle wait short on stop()
+        self._wake_loop: asyncio.AbstractEventLoop | None = None
+        # The supervisor's name for this loop, and how long stop() may take: a round's sends may run up
+        # to the channel timeout, then the outcomes are recorded.
+        self.name = "delivery"
+        self.stop_timeout = settings.deliver_timeout_seconds + 5
 
     def stop(self) -> None:
-        """Ask a running loop to finish after the sends in flight."""
+        """Ask a running loop to finish after the sends in flight (safe from any thread)."""
         self._stopping.set()
+        if self._wake is not None and self._wake_loop is not None:
+            with contextlib.suppress(RuntimeError):  # its event loop already closed
+                self._wake_loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        """The supervisor's loop (`run_forever_async`); a new run after stop() runs again."""
+        self._stopping.clear()
+        await self.run_forever_async()
 
     def close(self) -> None:
         """Nothing to release between runs: channels live as long as one run."""
@@ -107,7 +122,9 @@ class DeliveryWorker:
         asyncio.run(self.run_forever_async())
 
     async def run_forever_async(self) -> None:
-        """The same loop as a background task of the server."""
+        """The same loop as a background task of the server; after stop(), it returns once the round in
+        flight is sent and recorded."""
+        self._wake, self._wake_loop = asyncio.Event(), asyncio.get_running_loop()
         async with AsyncExitStack() as stack:
             channels = await self._open_channels(stack)
             while not self._stopping.is_set():
@@ -116,8 +133,9 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("delivery round failed; retrying")
                     attempted = 0
-                if not attempted:
-                    await asyncio.sleep(self.poll_seconds)
+                if not attempted and not self._stopping.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def _open_channels(self, stack: AsyncExitStack) -> dict[str, Channel]:
         webhook = WebhookChannel(
@@ -147,7 +165,15 @@ class DeliveryWorker:
             while queue:
                 outcomes.append(await self._send(channels, queue.pop()))
 
-        await asyncio.gather(*(sender() for _ in range(min(self.concurrency, len(batch)))))
+        try:
+            await asyncio.gather(*(sender() for _ in range(min(self.concurrency, len(batch)))))
+        except asyncio.CancelledError:
+            # Cancelled mid-round (shutdown past its time): what was sent is recorded sent, the rest goes
+            # back to the queue at once, not held claimed until its lease runs out. Blocking, on purpose:
+            # a cancelled task has no later turn to do it in.
+            self._record(outcomes)
+            self._release([o.notification.id for o in batch], {o.message_id for o in outcomes})
+            raise
         await asyncio.to_thread(self._record, outcomes)
         return len(batch)
 
@@ -248,6 +274,20 @@ class DeliveryWorker:
                     .values(next_attempt_at=bindparam("next"), last_error=bindparam("error"), claim=None),
                     failed,
                 )
+
+    def _release(self, claimed: list[str], recorded: set[str]) -> None:
+        """Give claimed messages that were not sent back to the queue, due now, with the attempt undone."""
+        unsent = [{"m": message_id} for message_id in claimed if message_id not in recorded]
+        if not unsent:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(messages)
+                .where(messages.c.id == bindparam("m"), messages.c.status == PENDING)
+                .values(claim=None, next_attempt_at=self.clock.now(), attempts=messages.c.attempts - 1),
+                unsent,
+            )
+        log.info("released %d unsent messages back to the queue", len(unsent))
 
     # -- the sending side -------------------------------------------------------------------------------
 

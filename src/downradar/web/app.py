@@ -1,12 +1,12 @@
-"""Building the application: lifespan (migrate, sync catalog, start the writer), routers, middleware."""
+"""Building the application: the lifespan (migrate, sync the catalog, build the Runtime, supervise the
+background loops, tear everything down), routers, middleware."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -22,6 +22,7 @@ from downradar.core.catalog import Catalog, load_catalog
 from downradar.core.clock import Clock, SystemClock
 from downradar.core.config import Settings
 from downradar.core.model import CLOSED_STATUSES
+from downradar.core.supervisor import Backoff, Loop, Supervisor, TaskLoop
 from downradar.detection.live import LiveDetection
 from downradar.incidents import advance_maintenances
 from downradar.intake.group_commit import GroupCommitWriter
@@ -33,14 +34,18 @@ from downradar.probes.registry import sync_catalog_probes
 from downradar.probes.results import prune_results
 from downradar.store import changes, make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
+from downradar.store.changes import ChangeBus
 from downradar.store.meta import get_or_create
 from downradar.store.schema import incidents
 from downradar.upstream.poller import UpstreamPoller
 from downradar.web import admin, errors
+from downradar.web.admin.session import SignedOut
+from downradar.web.admin.throttle import FailedAttempts
 from downradar.web.api import alert_routes, events, official, ops, probes, reports, statuspage
 from downradar.web.api import incidents as incidents_api
 from downradar.web.pages import embeds, feeds, service, subscribe
 from downradar.web.pages import status as status_pages
+from downradar.web.pages.signup_limits import SignupLimits
 from downradar.web.runtime import Runtime
 from downradar.web.serving.metrics import LatencyMiddleware, Metrics
 from downradar.web.serving.page_cache import PageCache, PageCacheMiddleware
@@ -73,83 +78,85 @@ def create_app(
     clock: Clock | None = None,
     traffic: Traffic | None = None,
     catalog: Catalog | None = None,
+    *,
+    loops: Sequence[Loop] = (),
+    restart_backoff: Backoff | None = None,
 ) -> DownradarApp:
-    """The application. `catalog` serves instead of the file settings.catalog names (the demo's)."""
+    """The application. `catalog` serves instead of the file settings.catalog names (the demo's);
+    `loops` are supervised beside the server's own; `restart_backoff` paces a failed loop's restarts."""
     settings = settings or Settings()
     given_catalog = catalog
     clock = clock or SystemClock()
+    # Made with the app, not in the lifespan: the page cache middleware and the RSGI front, in front of
+    # the framework, hold them from the start. The lifespan attaches the bus to its engine.
+    bus = ChangeBus()
+    page_cache = PageCache(bus=bus)
 
     @asynccontextmanager
     async def lifespan(app: DownradarApp) -> AsyncIterator[None]:
         catalog = given_catalog or load_catalog(settings.catalog)
         engine = make_engine(settings.db)
-        upgrade(engine)
-        with engine.begin() as conn:
-            sync_catalog(conn, catalog, clock.now())
-            sync_catalog_probes(conn, catalog, clock.now())
-            secret = settings.secret or get_or_create(conn, "client_secret")
-            admin_token = settings.admin_token or get_or_create(conn, "admin_token")
-        store = ReportStore(engine, dedup_window=timedelta(minutes=settings.dedup_minutes))
-        writer = GroupCommitWriter(store, max_batch=settings.max_batch)
-        await writer.start()
-        app.state.runtime = Runtime(
-            settings=settings,
-            catalog=catalog,
-            engine=engine,
-            clock=clock,
-            writer=writer,
-            limiter=ReportRateLimiter(settings.report_rate_limit),
-            metrics=Metrics(lambda: open_incident_counts(engine), page_cache=app.state.page_cache),
-            secret=secret,
-            admin_token=admin_token,
-            component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
-        )
-        app.fast_path = ReportFastPath(app.state.runtime)
-        background = [
-            asyncio.create_task(_advance_maintenance_forever(engine, clock)),
-            asyncio.create_task(_prune_probe_results_forever(engine, clock, settings.probe_keep_days)),
-        ]
-        if settings.detect:
-            detection = LiveDetection(engine, catalog, clock)
-            app.state.runtime.detection = detection
-            background.append(asyncio.create_task(detection.run_forever()))
-        worker = None
-        if settings.deliver:
-            worker = DeliveryWorker(engine, settings, page_url=catalog.page.url, clock=clock)
-            background.append(asyncio.create_task(worker.run_forever_async()))
-        if settings.probes:
-            local = LocalProbes(
-                engine, clock, location=settings.probe_location, concurrency=settings.probe_concurrency
+        async with AsyncExitStack() as teardown:  # runs every step, in reverse, even after a failure
+            teardown.callback(engine.dispose)
+            upgrade(engine)
+            bus.attach(engine)
+            teardown.callback(bus.detach, engine)
+            page_cache.clear()
+            with engine.begin() as conn:
+                sync_catalog(conn, catalog, clock.now())
+                sync_catalog_probes(conn, catalog, clock.now())
+                secret = settings.secret or get_or_create(conn, "client_secret")
+                admin_token = settings.admin_token or get_or_create(conn, "admin_token")
+            store = ReportStore(engine, dedup_window=timedelta(minutes=settings.dedup_minutes))
+            writer = GroupCommitWriter(store, max_batch=settings.max_batch)
+            await writer.start()  # before the first request, not when the supervisor's task first runs
+            teardown.push_async_callback(writer.stop)
+            detection = LiveDetection(engine, catalog, clock) if settings.detect else None
+            server_loops = _server_loops(settings, engine, catalog, clock, writer, detection)
+            if traffic is not None:
+                server_loops.append(TaskLoop("traffic", lambda: traffic.run(rt)))
+            supervisor = Supervisor(
+                [*server_loops, *loops],
+                backoff=restart_backoff or Backoff(),
             )
-            background.append(asyncio.create_task(local.run()))
-        watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
-        if settings.upstream and watched:
-            background.append(asyncio.create_task(UpstreamPoller(engine, watched, clock=clock).run()))
-        if traffic is not None:
-            background.append(asyncio.create_task(traffic.run(app.state.runtime)))
-        listener = changes.listen(settings.db)  # other processes' changes (PostgreSQL only)
-        log.info(
-            "downradar %s serving %d services from %s",
-            __version__,
-            len(catalog.services),
-            engine.url.render_as_string(),
-        )
-        try:
-            yield
-        finally:
-            if worker is not None:
-                worker.stop()
-            for task in background:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            app.fast_path = None
+            rt = Runtime(
+                settings=settings,
+                catalog=catalog,
+                engine=engine,
+                clock=clock,
+                writer=writer,
+                limiter=ReportRateLimiter(settings.report_rate_limit),
+                metrics=Metrics(
+                    lambda: open_incident_counts(engine), page_cache=page_cache, loops=supervisor.states
+                ),
+                secret=secret,
+                admin_token=admin_token,
+                bus=bus,
+                page_cache=page_cache,
+                supervisor=supervisor,
+                signed_out=SignedOut(),
+                login_failures=FailedAttempts(),
+                signup_limits=SignupLimits(settings.subscribe_rate_limit),
+                component_slugs={s.id: frozenset(c.id for c in s.components) for s in catalog.services},
+                detection=detection,
+            )
+            app.state.runtime = rt
+            app.fast_path = ReportFastPath(rt)
+            listener = changes.listen(settings.db, bus)  # other processes' changes (PostgreSQL only)
             if listener is not None:
-                listener.stop()
-            await writer.stop()
-            if worker is not None:
-                worker.close()
-            engine.dispose()
+                teardown.callback(listener.stop)
+            supervisor.start()
+            teardown.push_async_callback(supervisor.stop)  # first of the teardown: loops, then the rest
+            log.info(
+                "downradar %s serving %d services from %s",
+                __version__,
+                len(catalog.services),
+                engine.url.render_as_string(),
+            )
+            try:
+                yield
+            finally:
+                app.fast_path = None
 
     app = DownradarApp(
         title="Downradar",
@@ -176,9 +183,9 @@ def create_app(
     app.add_middleware(
         LatencyMiddleware, metrics=lambda: getattr(app.state, "runtime", None) and app.state.runtime.metrics
     )
-    app.state.page_cache = PageCache()
+    app.state.page_cache = page_cache  # for the RSGI front (cli/serve.py), made before the lifespan runs
     # In front of the framework, like the report fast path: a hit costs no middleware or routing.
-    app.page_cache = PageCacheMiddleware(partial(FastAPI.__call__, app), app.state.page_cache)
+    app.page_cache = PageCacheMiddleware(partial(FastAPI.__call__, app), page_cache)
     return app
 
 
@@ -196,6 +203,38 @@ class DownradarApp(FastAPI):
             await self.page_cache(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
+
+
+def _server_loops(
+    settings: Settings,
+    engine: Engine,
+    catalog: Catalog,
+    clock: Clock,
+    writer: GroupCommitWriter,
+    detection: LiveDetection | None,
+) -> list[Loop]:
+    """The background loops the settings ask for; the writer first, so that it stops last."""
+    loops: list[Loop] = [
+        TaskLoop("writer", writer.run, stop=writer.request_stop),
+        TaskLoop("maintenance", partial(_advance_maintenance_forever, engine, clock)),
+        TaskLoop(
+            "probe-pruning", partial(_prune_probe_results_forever, engine, clock, settings.probe_keep_days)
+        ),
+    ]
+    if detection is not None:
+        loops.append(TaskLoop("detection", detection.run_forever))
+    if settings.deliver:
+        loops.append(DeliveryWorker(engine, settings, page_url=catalog.page.url, clock=clock))
+    if settings.probes:
+        local = LocalProbes(
+            engine, clock, location=settings.probe_location, concurrency=settings.probe_concurrency
+        )
+        loops.append(TaskLoop("probes", local.run))
+    watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
+    if settings.upstream and watched:
+        # A fresh poller per run: a failed one closed its HTTP client on the way out.
+        loops.append(TaskLoop("upstream", lambda: UpstreamPoller(engine, watched, clock=clock).run()))
+    return loops
 
 
 async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:

@@ -10,19 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from downradar.web.admin import csrf
 from downradar.web.admin.guard import Posted, admin_router, posted
 from downradar.web.admin.session import current_session, new_session, set_cookie, sign_out
-from downradar.web.admin.throttle import FailedAttempts
 from downradar.web.admin.views import page
 from downradar.web.api.reports import client_address
 from downradar.web.runtime import runtime
 
 router = admin_router()
-
-
-def _failures(request: Request) -> FailedAttempts:
-    state = request.app.state
-    if not hasattr(state, "admin_login_failures"):
-        state.admin_login_failures = FailedAttempts()
-    return state.admin_login_failures
 
 
 def _next(value: str | None) -> str:
@@ -54,7 +46,7 @@ async def login(request: Request) -> Response:
     next_path = _next(str(form.get("next") or ""))
     token = form.get(csrf.FIELD)
     csrf.check_login(request, token if isinstance(token, str) else None)
-    failures = _failures(request)
+    failures = runtime(request).login_failures
     address = client_address(request)
     wait = failures.retry_after(address)
     if wait is not None:

@@ -49,13 +49,6 @@ class SignedOut:
             return session_id in self._until
 
 
-def _signed_out(request: Request) -> SignedOut:
-    state = request.app.state
-    if not hasattr(state, "admin_signed_out"):
-        state.admin_signed_out = SignedOut()
-    return state.admin_signed_out
-
-
 def _key(rt: Runtime) -> bytes:
     material = f"downradar admin session\0{rt.secret}\0{rt.admin_token}".encode()
     return hashlib.sha256(material).digest()
@@ -97,7 +90,7 @@ def current_session(request: Request) -> AdminSession | None:
     if not value:
         return None
     session = decode(runtime(request), value)
-    if session is None or session.session_id in _signed_out(request):
+    if session is None or session.session_id in runtime(request).signed_out:
         return None
     return session
 
@@ -120,7 +113,7 @@ def set_cookie(request: Request, response: Response, session: AdminSession) -> N
 
 def sign_out(request: Request, response: Response, session: AdminSession | None) -> None:
     if session is not None:
-        _signed_out(request).add(session)
+        runtime(request).signed_out.add(session)
     response.delete_cookie(
         COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict", secure=is_https(request)
     )

@@ -28,7 +28,7 @@ from downradar.notify.mail import confirmation_mail
 from downradar.notify.targets import AllowList
 from downradar.web.api.auth import require_admin
 from downradar.web.api.reports import client_address
-from downradar.web.pages.signup_limits import SignupLimits, Throttled
+from downradar.web.pages.signup_limits import Throttled
 from downradar.web.pages.templating import FORM_TYPES, render
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
@@ -42,14 +42,6 @@ FORM_LABELS = {"email": "E-mail address", "webhook": "Webhook URL", "components"
 
 
 # -- the sign-up, shared by the form and the API ----------------------------------------------------------
-
-
-def _limits(request: Request) -> SignupLimits:
-    state = request.app.state
-    limits = getattr(state, "signup_limits", None)
-    if limits is None:
-        limits = state.signup_limits = SignupLimits(runtime(request).settings.subscribe_rate_limit)
-    return limits
 
 
 def component_labels(rt: Runtime) -> dict[str, str]:
@@ -75,7 +67,7 @@ async def sign_up(
         raise subscribers.SubscriberError("webhook", "give an e-mail address or a webhook URL, not both")
     if not email and not webhook:
         raise subscribers.SubscriberError("email", "give an e-mail address (or a webhook URL)")
-    limits = _limits(request)
+    limits = rt.signup_limits
     limits.check_client(client_address(request))
     now = rt.clock.now()
     if webhook:

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from downradar.core.supervisor import LoopState
 from downradar.web.serving.page_cache import PageCache
 
 
@@ -49,9 +50,36 @@ class _PageCacheStats(Collector):
         yield GaugeMetricFamily("downradar_page_cache_bytes", "Bytes held", value=self._cache.size_bytes)
 
 
+class _LoopStates(Collector):
+    """The supervisor's view of each background loop (core/supervisor.py), read at scrape time."""
+
+    def __init__(self, states: Callable[[], list[LoopState]]) -> None:
+        self._states = states
+
+    def collect(self) -> Iterable[Metric]:
+        up = GaugeMetricFamily(
+            "downradar_loop_up",
+            "1 while the background loop runs healthily, 0 while it is failing or stopped",
+            labels=["loop"],
+        )
+        restarts = CounterMetricFamily(
+            "downradar_loop_restarts",
+            "Times the background loop was restarted after a failure",
+            labels=["loop"],
+        )
+        for state in self._states():
+            up.add_metric([state.name], 1 if state.up else 0)
+            restarts.add_metric([state.name], state.restarts)
+        yield up
+        yield restarts
+
+
 class Metrics:
     def __init__(
-        self, open_incidents: Callable[[], dict[str, int]], page_cache: PageCache | None = None
+        self,
+        open_incidents: Callable[[], dict[str, int]],
+        page_cache: PageCache | None = None,
+        loops: Callable[[], list[LoopState]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry()
         self.reports = Counter(
@@ -72,6 +100,8 @@ class Metrics:
         self.registry.register(_OpenIncidents(open_incidents))
         if page_cache is not None:
             self.registry.register(_PageCacheStats(page_cache))
+        if loops is not None:
+            self.registry.register(_LoopStates(loops))
 
     def count_reports(self, rows: Iterable[dict]) -> None:
         duplicates = accepted = 0

@@ -34,7 +34,6 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from downradar.store import changes
 from downradar.store.changes import ChangeBus
 from downradar.web.timefmt import DEFAULT_LANGUAGE, negotiate_language
 
@@ -119,7 +118,7 @@ class PageCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self.bus = bus or changes.bus
+        self.bus = bus or ChangeBus()  # the app passes its own, attached to its engine
         self.clock = clock
         self.stats = CacheStats()
         self._entries: OrderedDict[tuple[str, bytes, str], Entry] = OrderedDict()
