@@ -45,10 +45,17 @@ def limited(db_url: str) -> Iterator[LiveServer]:
     live.stop()
 
 
-def test_healthz_names_the_database(client: httpx.Client, server: LiveServer) -> None:
+def test_healthz_names_the_database_and_the_loops(client: httpx.Client, server: LiveServer) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": server.settings.db.split(":")[0].split("+")[0]}
+    health = response.json()
+    assert health["status"] == "ok" and health["degraded"] == []
+    assert health["database"] == server.settings.db.split(":")[0].split("+")[0]
+    # The default settings run the detector, the delivery worker and the local probes.
+    assert {"writer", "maintenance", "probe-pruning", "detection", "delivery", "probes"} <= set(
+        health["loops"]
+    )
+    assert all(loop["state"] == "running" and loop["restarts"] == 0 for loop in health["loops"].values())
 
 
 def test_reports_are_counted_by_outcome(limited: LiveServer) -> None:
