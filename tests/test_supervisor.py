@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlalchemy import event, select
 
-from conftest import FAST_DELIVERY, LiveServer, make_settings, start_server
 from downradar.core.supervisor import Backoff, Supervisor, TaskLoop
 from downradar.notify.worker import DeliveryWorker
 from downradar.store.schema import messages
 from downradar.web.app import create_app
-from webhook_receiver import Receiver, wait_for
+from support.servers import FAST_DELIVERY, LiveServer, make_settings, start_server
+from support.webhook_receiver import Receiver, wait_for
 
 QUIET = {"detect": False, "deliver": False, "probes": False, "upstream": False}
 FAST_RESTART = Backoff(base_seconds=0.01, cap_seconds=0.05)
