@@ -12,6 +12,7 @@ from rich.table import Table
 from downradar import incidents as lifecycle
 from downradar.cli.common import CatalogOption, DbOption, database, domain_change, fail, out, settings_for
 from downradar.core.clock import SystemClock
+from downradar.core.model import Impact, IncidentStatus
 from downradar.incidents.queries import load_incidents
 
 incident_app = typer.Typer(help="Open, update, resolve and list incidents.", no_args_is_help=True)
@@ -58,8 +59,8 @@ def incident_open(
     message: Annotated[str, typer.Option(help="First update shown on the page")],
     status: Annotated[
         str, typer.Option(help="investigating|identified|monitoring|resolved")
-    ] = "investigating",
-    impact: Annotated[str, typer.Option(help="none|minor|major|critical")] = "minor",
+    ] = IncidentStatus.investigating.value,
+    impact: Annotated[str, typer.Option(help="none|minor|major|critical")] = Impact.minor.value,
     component: ComponentOption = None,
     db: DbOption = None,
     catalog: CatalogOption = None,

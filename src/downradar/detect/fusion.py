@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from downradar.core.model import UpstreamState
+from downradar.core.model import ComponentStatus, UpstreamState, component_severity
 from downradar.detect.probe_state import ProbeVerdict
 from downradar.detect.results import Finding, ImpactLevel, State, TickResult
 
@@ -62,7 +62,7 @@ class FusedFinding:
                 out[slug] = _worse(out.get(slug), status)
         for verdict in self.probes:
             if verdict.rule.component:
-                out[verdict.rule.component] = "major_outage"
+                out[verdict.rule.component] = ComponentStatus.major_outage.value
         return out
 
     @staticmethod
@@ -83,19 +83,10 @@ class FusedFinding:
         )
 
 
-_STATUS_RANK = {
-    "operational": 0,
-    "under_maintenance": 1,
-    "degraded_performance": 2,
-    "partial_outage": 3,
-    "major_outage": 4,
-}
-
-
 def _worse(a: str | None, b: str) -> str:
     if a is None:
         return b
-    return a if _STATUS_RANK.get(a, 0) >= _STATUS_RANK.get(b, 0) else b
+    return a if component_severity(a) >= component_severity(b) else b
 
 
 @dataclass

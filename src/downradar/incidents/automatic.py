@@ -21,7 +21,14 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from downradar.core.catalog import Catalog
-from downradar.core.model import CLOSED_STATUSES, COMPONENT_SEVERITY, IMPACT_SEVERITY, ComponentStatus, Impact
+from downradar.core.model import (
+    CLOSED_STATUSES,
+    COMPONENT_SEVERITY,
+    IMPACT_SEVERITY,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+)
 from downradar.detect import Finding, TickResult
 from downradar.detect.fusion import SIGNAL_NAMES, FusedFinding
 from downradar.incidents import audit
@@ -112,10 +119,12 @@ class AutomaticIncidents:
             for share in finding.components:
                 if share.value not in known or share.share < self.policy.component_share:
                     continue
-                major = finding.impact == "critical" or (
-                    finding.impact == "major" and share.share >= self.policy.major_share
+                major = finding.impact == Impact.critical or (
+                    finding.impact == Impact.major and share.share >= self.policy.major_share
                 )
-                affected[share.value] = "major_outage" if major else "partial_outage"
+                affected[share.value] = (
+                    ComponentStatus.major_outage.value if major else ComponentStatus.partial_outage.value
+                )
                 if len(affected) == self.policy.max_components:
                     break
         for slug, status in fused.components.items():
@@ -199,7 +208,7 @@ class AutomaticIncidents:
                 service_id=finding.service,
                 name=self.title(finding),
                 message=self.message(finding),
-                status="investigating",
+                status=IncidentStatus.investigating.value,
                 impact=finding.impact,
                 components_status=self.affected_components(finding),
                 actor=DETECTOR,
@@ -216,9 +225,9 @@ class AutomaticIncidents:
             return
         self._signals(conn, current["id"], finding)
         worse = IMPACT_SEVERITY[Impact(finding.impact)] > IMPACT_SEVERITY[Impact(current["impact"])]
-        if current["status"] == "monitoring":
+        if current["status"] == IncidentStatus.monitoring:
             again = "Reports are rising again. " if "reports" in finding.signals else "The problem is back. "
-            self._update(conn, current, finding, now, status="investigating", prefix=again)
+            self._update(conn, current, finding, now, status=IncidentStatus.investigating.value, prefix=again)
         elif worse or now - self._last_update(conn, current["id"]) >= self.policy.update_every:
             message = self.message(finding)
             if worse or message != self._last_body(conn, current["id"]):
@@ -246,7 +255,11 @@ class AutomaticIncidents:
     def _recovering(
         self, conn: Connection, finding: FusedFinding, current: dict[str, Any] | None, now: datetime
     ) -> None:
-        if current is None or current["managed_by"] != DETECTOR or current["status"] == "monitoring":
+        if (
+            current is None
+            or current["managed_by"] != DETECTOR
+            or current["status"] == IncidentStatus.monitoring
+        ):
             return
         report = finding.reports
         if report is not None:
@@ -262,7 +275,7 @@ class AutomaticIncidents:
             current["id"],
             actor=DETECTOR,
             now=now,
-            status="monitoring",
+            status=IncidentStatus.monitoring.value,
             message=message,
             evidence=self.evidence(finding),
         )

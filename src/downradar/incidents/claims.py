@@ -14,10 +14,9 @@ from typing import Literal
 
 from sqlalchemy import Connection, select
 
-from downradar.core.model import CLOSED_STATUSES, ComponentStatus
+from downradar.core.model import ACTIVE_MAINTENANCE, CLOSED_STATUSES, ComponentStatus
 from downradar.store.schema import audit_log, components, incident_components, incidents
 
-ACTIVE_MAINTENANCE = ("in_progress", "verifying")
 ClaimSource = Literal["manual", "incident", "maintenance"]
 
 

@@ -18,6 +18,8 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from downradar.core.model import (
     CLOSED_STATUSES,
+    INCIDENT_IMPACTS,
+    OPEN_STATUSES,
     ComponentStatus,
     Impact,
     IncidentStatus,
@@ -25,7 +27,6 @@ from downradar.core.model import (
     worst_component_status,
 )
 from downradar.incidents import audit
-from downradar.incidents.claims import ACTIVE_MAINTENANCE as ACTIVE_MAINTENANCE  # pages import it from here
 from downradar.incidents.claims import component_claims
 from downradar.incidents.errors import IncidentError, NotFound
 from downradar.incidents.events import Evidence, record_event
@@ -36,7 +37,6 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 MAX_NAME = 300
 MAX_BODY = 20_000
 DETECTOR = "detector"
-INCIDENT_IMPACTS = tuple(i.value for i in Impact if i is not Impact.maintenance)
 
 
 def new_id() -> str:
@@ -50,8 +50,8 @@ def open_incident(
     service_id: str,
     name: str,
     message: str,
-    status: str = "investigating",
-    impact: str = "minor",
+    status: str = IncidentStatus.investigating.value,
+    impact: str = Impact.minor.value,
     components_status: Mapping[str, str] | None = None,
     actor: str,
     now: datetime,
@@ -80,7 +80,7 @@ def open_incident(
             created_at=now,
             updated_at=now,
             started_at=started_at or now,
-            monitoring_at=now if status == "monitoring" else None,
+            monitoring_at=now if status == IncidentStatus.monitoring else None,
             resolved_at=now if closed else None,
             scheduled_for=None,
             scheduled_until=None,
@@ -154,7 +154,7 @@ def update_incident(
 
     new_status = changes.get("status", row["status"])
     if "status" in changes:
-        if new_status == "monitoring" and row["monitoring_at"] is None:
+        if new_status == IncidentStatus.monitoring and row["monitoring_at"] is None:
             changes["monitoring_at"] = now
         if new_status in CLOSED_STATUSES:
             if row["resolved_at"] is None:
@@ -194,7 +194,7 @@ def resolve_incident(
     evidence: Evidence | None = None,
 ) -> None:
     row = _require_incident(conn, incident_id)
-    final = "resolved" if row["kind"] == "incident" else "completed"
+    final = IncidentStatus.resolved.value if row["kind"] == "incident" else MaintenanceStatus.completed.value
     if row["status"] in CLOSED_STATUSES:
         raise IncidentError("status", f"{row['kind']} {incident_id} is already {row['status']}")
     update_incident(
@@ -240,7 +240,7 @@ def dismiss_incident(conn: Connection, incident_id: str, *, actor: str, now: dat
         incident_id,
         actor=actor,
         now=now,
-        status="resolved",
+        status=IncidentStatus.resolved.value,
         message=f"Dismissed by an operator: {_check_body(reason)}",
         action="incident.dismissed",
         extra={"dismissed_at": now, "managed_by": "operator"},
@@ -264,7 +264,9 @@ def schedule_maintenance(
     name = _check_name(name)
     if scheduled_until <= scheduled_for:
         raise IncidentError("scheduled_until", "must be after scheduled_for")
-    wanted = _check_components(conn, service_id, {slug: "under_maintenance" for slug in component_slugs})
+    wanted = _check_components(
+        conn, service_id, {slug: ComponentStatus.under_maintenance.value for slug in component_slugs}
+    )
     maintenance_id = new_id()
     conn.execute(
         incidents.insert().values(
@@ -272,8 +274,8 @@ def schedule_maintenance(
             service_id=service_id,
             kind="maintenance",
             name=name,
-            status="scheduled",
-            impact="maintenance",
+            status=MaintenanceStatus.scheduled.value,
+            impact=Impact.maintenance.value,
             source="manual",
             created_at=now,
             updated_at=now,
@@ -286,7 +288,7 @@ def schedule_maintenance(
         )
     )
     changes = _set_incident_components(conn, maintenance_id, wanted, now)
-    _add_update(conn, maintenance_id, "scheduled", _check_body(message), changes, now)
+    _add_update(conn, maintenance_id, MaintenanceStatus.scheduled.value, _check_body(message), changes, now)
     audit.record(
         conn,
         at=now,
@@ -315,7 +317,7 @@ def advance_maintenances(conn: Connection, now: datetime, actor: str = "schedule
         ).where(
             incidents.c.kind == "maintenance",
             incidents.c.auto_transition.is_(True),
-            incidents.c.status.in_(("scheduled", "in_progress", "verifying")),
+            incidents.c.status.in_([s.value for s in MaintenanceStatus if s.value in OPEN_STATUSES]),
         )
     ).all()
     moved = []
@@ -326,17 +328,17 @@ def advance_maintenances(conn: Connection, now: datetime, actor: str = "schedule
                 row.id,
                 actor=actor,
                 now=now,
-                status="completed",
+                status=MaintenanceStatus.completed.value,
                 message="The scheduled maintenance has been completed.",
             )
             moved.append(row.id)
-        elif row.status == "scheduled" and row.scheduled_for <= now:
+        elif row.status == MaintenanceStatus.scheduled and row.scheduled_for <= now:
             update_incident(
                 conn,
                 row.id,
                 actor=actor,
                 now=now,
-                status="in_progress",
+                status=MaintenanceStatus.in_progress.value,
                 message="Scheduled maintenance is currently in progress.",
             )
             moved.append(row.id)
@@ -574,13 +576,13 @@ def _add_update(
 
 def _default_body(status: str) -> str:
     return {
-        "investigating": "We are investigating this issue.",
-        "identified": "The issue has been identified and a fix is being implemented.",
-        "monitoring": "A fix has been implemented and we are monitoring the results.",
-        "resolved": "This incident has been resolved.",
-        "postmortem": "A postmortem has been published.",
-        "scheduled": "Maintenance has been scheduled.",
-        "in_progress": "Scheduled maintenance is currently in progress.",
-        "verifying": "Verification is currently underway for the maintenance items.",
-        "completed": "The scheduled maintenance has been completed.",
+        IncidentStatus.investigating: "We are investigating this issue.",
+        IncidentStatus.identified: "The issue has been identified and a fix is being implemented.",
+        IncidentStatus.monitoring: "A fix has been implemented and we are monitoring the results.",
+        IncidentStatus.resolved: "This incident has been resolved.",
+        IncidentStatus.postmortem: "A postmortem has been published.",
+        MaintenanceStatus.scheduled: "Maintenance has been scheduled.",
+        MaintenanceStatus.in_progress: "Scheduled maintenance is currently in progress.",
+        MaintenanceStatus.verifying: "Verification is currently underway for the maintenance items.",
+        MaintenanceStatus.completed: "The scheduled maintenance has been completed.",
     }[status]

@@ -7,7 +7,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from downradar.core.model import CLOSED_STATUSES, IMPACT_SEVERITY, Impact, worst_component_status
+from downradar.core.model import (
+    CLOSED_STATUSES,
+    IMPACT_SEVERITY,
+    OUTAGE_STATUSES,
+    ComponentStatus,
+    Impact,
+    worst_component_status,
+)
 from downradar.store.schema import components, incident_components, incident_updates, incidents, services
 
 
@@ -160,29 +167,28 @@ def load_incidents(
 def page_status(all_services: list[ServiceView], open_incidents: list[IncidentView]) -> tuple[str, str]:
     """Statuspage's blended (indicator, description) from component statuses and unresolved incidents."""
     statuses = [c.status for s in all_services for c in s.components]
-    indicator, description = "none", "All Systems Operational"
+    indicator, description = Impact.none.value, "All Systems Operational"
     if statuses:
-        if all(s == "major_outage" for s in statuses):
-            indicator, description = "critical", "Major System Outage"
-        elif "major_outage" in statuses or "partial_outage" in statuses:
-            indicator, description = "major", "Partial System Outage"
-        elif all(s == "degraded_performance" for s in statuses):
-            indicator, description = "minor", "Degraded System Service"
-        elif "degraded_performance" in statuses:
-            indicator, description = "minor", "Partially Degraded Service"
-        elif "under_maintenance" in statuses:
-            indicator, description = "maintenance", "Service Under Maintenance"
+        if all(s == ComponentStatus.major_outage for s in statuses):
+            indicator, description = Impact.critical.value, "Major System Outage"
+        elif any(s in OUTAGE_STATUSES for s in statuses):
+            indicator, description = Impact.major.value, "Partial System Outage"
+        elif all(s == ComponentStatus.degraded_performance for s in statuses):
+            indicator, description = Impact.minor.value, "Degraded System Service"
+        elif ComponentStatus.degraded_performance in statuses:
+            indicator, description = Impact.minor.value, "Partially Degraded Service"
+        elif ComponentStatus.under_maintenance in statuses:
+            indicator, description = Impact.maintenance.value, "Service Under Maintenance"
     worst_impact = max(
         (Impact(i.impact) for i in open_incidents if i.kind == "incident"),
         key=lambda impact: IMPACT_SEVERITY[impact],
         default=Impact.none,
     )
     by_impact = {
-        Impact.minor: ("minor", "Minor Service Outage"),
-        Impact.major: ("major", "Partial System Outage"),
-        Impact.critical: ("critical", "Major System Outage"),
+        Impact.minor: (Impact.minor.value, "Minor Service Outage"),
+        Impact.major: (Impact.major.value, "Partial System Outage"),
+        Impact.critical: (Impact.critical.value, "Major System Outage"),
     }
-    rank = {"none": 0, "maintenance": 0, "minor": 1, "major": 2, "critical": 3}
-    if worst_impact in by_impact and IMPACT_SEVERITY[worst_impact] > rank[indicator]:
+    if worst_impact in by_impact and IMPACT_SEVERITY[worst_impact] > IMPACT_SEVERITY[indicator]:
         indicator, description = by_impact[worst_impact]
     return indicator, description

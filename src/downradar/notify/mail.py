@@ -13,7 +13,8 @@ from typing import Any
 
 import jinja2
 
-from downradar.notify.render import STATUS_WORDS, Notification
+from downradar.core.model import status_label
+from downradar.notify.render import Notification
 
 TEMPLATES = Path(__file__).with_name("templates") / "email"
 DELIVERY_HEADER = "X-Downradar-Delivery"
@@ -83,7 +84,7 @@ def notification_mail(
             "prefix": "Still open — " if item.kind == "reminder" else "",
             "service_name": item.service_name,
             "incident_name": item.incident_name,
-            "status": STATUS_WORDS.get(str(item.record["status"]), str(item.record["status"])),
+            "status": status_label(str(item.record["status"])),
             "update_body": item.update_body,
             "incident_url": item.incident_url,
         }

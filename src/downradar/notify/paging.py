@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import Connection, select
 
+from downradar.core.model import CLOSED_STATUSES
 from downradar.notify.recipients import Recipient
 from downradar.notify.render import Item, Notification
 from downradar.store.schema import incidents, page_keys
@@ -20,7 +21,6 @@ from downradar.store.schema import incidents, page_keys
 # The query parameter each paging scheme takes its dedup key in; `action=map` makes a success (our
 # resolve) close the alert that failures with the same key opened.
 DEDUP_PARAMETER = {"pagerduty": "dedup", "opsgenie": "alias"}
-CLOSED_STATES = ("resolved", "completed")
 
 
 def is_paging(recipient: Recipient) -> bool:
@@ -73,7 +73,7 @@ def plan_pages(conn: Connection, recipient: Recipient, notification: Notificatio
         )
         still_open = conn.scalar(
             select(incidents.c.id)
-            .where(incidents.c.id.in_(members), incidents.c.status.not_in(CLOSED_STATES))
+            .where(incidents.c.id.in_(members), incidents.c.status.not_in(CLOSED_STATUSES))
             .limit(1)
         )
         part = Notification(notification.id, tuple(items), notification.storm_services)

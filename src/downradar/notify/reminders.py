@@ -10,12 +10,11 @@ from datetime import datetime
 from sqlalchemy import Connection, func, or_, select
 
 from downradar.core.config import Settings
+from downradar.core.model import OPEN_STATUSES
 from downradar.notify import recipients as recipients_
 from downradar.notify.grouping import PENDING
 from downradar.notify.outbox import REMINDER
 from downradar.store.schema import alert_routes, events, incidents, messages, outbox
-
-OPEN_STATES = ("suspected", "investigating", "identified", "monitoring", "in_progress", "verifying")
 
 
 def _anyone_repeats(conn: Connection, settings: Settings) -> bool:
@@ -35,7 +34,7 @@ def queue_due(conn: Connection, settings: Settings, now: datetime) -> int:
             func.max(outbox.c.created_at).label("last_at"),
         )
         .join(incidents, incidents.c.id == outbox.c.incident_id)
-        .where(incidents.c.status.in_(OPEN_STATES))
+        .where(incidents.c.status.in_(OPEN_STATUSES))
         .group_by(outbox.c.recipient, outbox.c.incident_id)
     )
     candidates = conn.execute(last).all()

@@ -14,20 +14,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, select
 
+from downradar.core.model import status_label
 from downradar.incidents.links import incident_url
 from downradar.store.schema import events, incident_updates, incidents, outbox, services
 
-STATUS_WORDS = {
-    "suspected": "Suspected",
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-    "scheduled": "Scheduled",
-    "in_progress": "In progress",
-    "verifying": "Verifying",
-    "completed": "Completed",
-}
 LISTED = 10  # services named in a storm title before "and N more"
 
 
@@ -63,7 +53,7 @@ class Item:
         return dedup_key(self.service_id, self.incident_id)
 
     def line(self) -> str:
-        status = STATUS_WORDS.get(str(self.record["status"]), str(self.record["status"]))
+        status = status_label(str(self.record["status"]))
         prefix = "Still open — " if self.kind == "reminder" else ""
         text = f"{prefix}{self.service_name}: {self.incident_name} [{status}]"
         if self.update_body:
@@ -104,7 +94,7 @@ class Notification:
         incident_ids = {item.incident_id for item in self.items}
         if len(incident_ids) == 1:
             last = self.items[-1]
-            status = STATUS_WORDS.get(str(last.record["status"]), str(last.record["status"]))
+            status = status_label(str(last.record["status"]))
             prefix = "Still open: " if all(item.kind == "reminder" for item in self.items) else ""
             return f"{prefix}{last.service_name}: {last.incident_name} — {status}"
         return f"{len(incident_ids)} incidents changed — {', '.join(names)}"

@@ -30,8 +30,11 @@ import feedparser
 from downradar.core.model import (
     CLOSED_STATUSES,
     IMPACT_SEVERITY,
+    OPEN_STATUSES,
     ComponentStatus,
     Impact,
+    IncidentStatus,
+    MaintenanceStatus,
     UpstreamIncident,
     UpstreamState,
     worst_component_status,
@@ -167,7 +170,7 @@ _LABELS = {
     "in progress": "in_progress",
     "verifying": "verifying",
 }
-_MAINTENANCE_STATUSES = frozenset({"scheduled", "in_progress", "verifying"})
+_MAINTENANCE_STATUSES = frozenset(s.value for s in MaintenanceStatus if s.value in OPEN_STATUSES)
 _LABEL_WORDS = "|".join(sorted((re.escape(label) for label in _LABELS), key=len, reverse=True))
 # The first status label in the HTML: `<strong>Resolved</strong>`, `<b>Status: Resolved</b>`, or
 # "Status: Resolved" with or without tags around the label.
@@ -222,7 +225,7 @@ def parse_feed(
             continue
         slugs = _named_components(entry, names)
         if status in _MAINTENANCE_STATUSES or (status is None and _MAINTENANCE_WORDS.search(entry.title)):
-            if status != "scheduled":
+            if status != MaintenanceStatus.scheduled:
                 in_maintenance = True
                 for slug in slugs:
                     components.setdefault(slug, []).append(ComponentStatus.under_maintenance.value)
@@ -234,7 +237,7 @@ def parse_feed(
             UpstreamIncident(
                 id=entry.id,
                 name=entry.title,
-                status=status or "investigating",
+                status=status or IncidentStatus.investigating.value,
                 impact=impact,
                 created_at=entry.published or entry.updated,
                 components=slugs,
@@ -244,7 +247,7 @@ def parse_feed(
     if incidents:
         indicator = max((i.impact for i in incidents), key=lambda impact: IMPACT_SEVERITY[Impact(impact)])
     else:
-        indicator = "maintenance" if in_maintenance else "none"
+        indicator = Impact.maintenance.value if in_maintenance else Impact.none.value
     feed_updated = _struct_time(parsed.feed.get("updated_parsed"))
     entry_times = [t for e in entries if (t := e.updated or e.published) is not None]
     return UpstreamState(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
+from downradar.core.model import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import load_incidents, load_services
 from downradar.web.admin.guard import admin_router, signed_in
 from downradar.web.admin.session import AdminSession

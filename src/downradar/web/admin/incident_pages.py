@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, select
 
 from downradar import incidents as lifecycle
+from downradar.core.model import INCIDENT_FLOW, MAINTENANCE_FLOW, Impact, IncidentStatus
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.lifecycle import DETECTOR
 from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
@@ -75,7 +76,13 @@ def _composer(
         service = next((s for s in services if s.id == service_id), services[0])
         suggestion = suggest.for_service(rt, conn, service.id, service.name)
     template = suggest.fill(template_key, service.name)
-    form = {"name": "", "status": "investigating", "impact": "minor", "message": "", "components": {}}
+    form = {
+        "name": "",
+        "status": IncidentStatus.investigating.value,
+        "impact": Impact.minor.value,
+        "message": "",
+        "components": {},
+    }
     if suggestion is not None and suggestion.incident_id is None:
         form["message"] = suggestion.message
     if template is not None:
@@ -199,8 +206,8 @@ def _incident_context(
 
 def suggest_statuses(incident: IncidentView) -> tuple[str, ...]:
     if incident.kind == "maintenance":
-        return ("scheduled", "in_progress", "verifying", "completed")
-    return ("investigating", "identified", "monitoring", "resolved")
+        return MAINTENANCE_FLOW
+    return INCIDENT_FLOW
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from downradar.core.model import IncidentStatus, status_label
 from downradar.incidents.queries import IncidentView, load_incidents
 from downradar.store.schema import events
 from downradar.web.runtime import Runtime
@@ -27,30 +28,25 @@ class MessageTemplate:
 TEMPLATES = {
     t.key: t
     for t in (
-        MessageTemplate(
-            "investigating",
-            "Investigating",
-            "investigating",
-            "We are investigating reports of problems with {service}. We will post an update soon.",
-        ),
-        MessageTemplate(
-            "identified",
-            "Identified",
-            "identified",
-            "We have identified the cause of the problems with {service} and are working on a fix.",
-        ),
-        MessageTemplate(
-            "monitoring",
-            "Monitoring",
-            "monitoring",
-            "A fix for {service} is in place and we are monitoring the results.",
-        ),
-        MessageTemplate(
-            "resolved",
-            "Resolved",
-            "resolved",
-            "The problems with {service} are resolved. Thank you for your patience.",
-        ),
+        MessageTemplate(status.value, status_label(status), status.value, message)
+        for status, message in (
+            (
+                IncidentStatus.investigating,
+                "We are investigating reports of problems with {service}. We will post an update soon.",
+            ),
+            (
+                IncidentStatus.identified,
+                "We have identified the cause of the problems with {service} and are working on a fix.",
+            ),
+            (
+                IncidentStatus.monitoring,
+                "A fix for {service} is in place and we are monitoring the results.",
+            ),
+            (
+                IncidentStatus.resolved,
+                "The problems with {service} are resolved. Thank you for your patience.",
+            ),
+        )
     )
 }
 

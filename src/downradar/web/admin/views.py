@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from downradar.core.model import COMPONENT_STATUSES, INCIDENT_FLOW, INCIDENT_IMPACTS
 from downradar.web.admin import csrf
 from downradar.web.admin.headers import ADMIN_CSP, NO_STORE
 from downradar.web.admin.session import AdminSession
-from downradar.web.pages.templating import STATUS_LABELS, render
+from downradar.web.pages.templating import render
 
 NAV = (
     ("/admin", "Dashboard"),
@@ -39,15 +40,6 @@ NOTICES = {
     "comment-shown": "The comment is shown on the public page again.",
 }
 HEADERS = {**NO_STORE, "Content-Security-Policy": ADMIN_CSP}
-COMPONENT_STATUSES = (
-    "operational",
-    "degraded_performance",
-    "partial_outage",
-    "major_outage",
-    "under_maintenance",
-)
-INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
-IMPACTS = ("none", "minor", "major", "critical")
 
 
 def page(
@@ -66,10 +58,9 @@ def page(
         "nav": NAV,
         "current": request.url.path,
         "notice": notice,
-        "status_names": STATUS_LABELS,
         "component_statuses": COMPONENT_STATUSES,
-        "incident_statuses": INCIDENT_STATUSES,
-        "impacts": IMPACTS,
+        "incident_statuses": INCIDENT_FLOW,
+        "impacts": INCIDENT_IMPACTS,
         "errors": {},
         "error_summary": [],
     }

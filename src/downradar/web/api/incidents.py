@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from downradar import incidents as lifecycle
+from downradar.core.model import Impact, IncidentStatus
 from downradar.incidents import NotFound, audit
 from downradar.incidents.claims import component_claims
 from downradar.incidents.lifecycle import set_component_status
@@ -30,8 +31,8 @@ class IncidentCreate(_Body):
     service: str
     name: str
     message: str
-    status: str = "investigating"
-    impact: str = "minor"
+    status: str = IncidentStatus.investigating.value
+    impact: str = Impact.minor.value
     components: dict[str, str] = Field(default_factory=dict, description="component slug → component status")
     started_at: AwareDatetime | None = None
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import Connection
 
+from downradar.core.model import ACTIVE_MAINTENANCE, MaintenanceStatus
 from downradar.incidents.honesty import Honesty, honesty_by_service
 from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
 from downradar.web.api.statuspage_json import StatuspageFormatter
@@ -103,12 +104,12 @@ def scheduled_maintenances(request: Request) -> JSON:
 
 @router.get("/scheduled-maintenances/upcoming.json", summary="Maintenance scheduled, not yet started")
 def upcoming_maintenances(request: Request) -> JSON:
-    return _maintenances(request, ("scheduled",))
+    return _maintenances(request, (MaintenanceStatus.scheduled.value,))
 
 
 @router.get("/scheduled-maintenances/active.json", summary="Maintenance in progress or being verified")
 def active_maintenances(request: Request) -> JSON:
-    return _maintenances(request, ("in_progress", "verifying"))
+    return _maintenances(request, ACTIVE_MAINTENANCE)
 
 
 def _incidents(request: Request, **filters: Any) -> JSON:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from downradar.core.model import status_label
 from downradar.incidents.queries import load_incidents, load_services
-from downradar.web.pages.templating import render, status_label
+from downradar.web.pages.templating import render
 from downradar.web.render.badge import badge_svg
 from downradar.web.runtime import runtime
 

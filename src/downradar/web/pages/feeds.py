@@ -16,10 +16,11 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 
 from downradar.core.catalog import Page
+from downradar.core.model import status_label
 from downradar.incidents.links import incident_url
 from downradar.incidents.queries import IncidentView, load_incidents, load_services
 from downradar.web.errors import error_response
-from downradar.web.pages.templating import short_time, status_label
+from downradar.web.pages.templating import short_time
 from downradar.web.runtime import runtime
 
 router = APIRouter(tags=["feeds"])

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from downradar.core.catalog import region_name
+from downradar.core.model import FINE_STATUSES, status_label
 from downradar.detect import Expectation
 from downradar.incidents.queries import IncidentView, ServiceView, load_incidents, load_services
 from downradar.intake.comments import Comment, recent_comments
@@ -33,7 +34,6 @@ from downradar.web.pages.templating import (
     display_zone,
     not_found,
     render,
-    status_label,
     symptom_label,
     templates,
 )
@@ -128,11 +128,9 @@ def current_state(
     "possible problems"; otherwise no current problems. Words only say what the data shows."""
     names = {c.slug: c.name for c in service.components}
     what = _what(recent, names)
-    if open_incidents or service.status not in ("operational", "under_maintenance"):
+    if open_incidents or service.status not in FINE_STATUSES:
         if not what:
-            affected = [
-                c.name for c in service.components if c.status not in ("operational", "under_maintenance")
-            ]
+            affected = [c.name for c in service.components if c.status not in FINE_STATUSES]
             if open_incidents:
                 first = open_incidents[0]
                 what = f"{first.name} ({status_label(first.status).lower()})."

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 from sqlalchemy import Connection
 
-from downradar.core.model import ProbeResult
+from downradar.core.model import ComponentStatus, ProbeResult
 from downradar.incidents.honesty import Honesty, honesty_by_service
 from downradar.probes.registry import list_probes
 from downradar.probes.results import availability, latest_results, probe_series
@@ -43,6 +43,11 @@ class ProbeView:
     availability: float | None  # share of ok checks over 24 h
     latency_ms: float | None  # the last check's
     chart: Markup
+
+    @property
+    def status(self) -> str:
+        """The status fusion gives the probe's component while the probe is down (detect/fusion.py)."""
+        return (ComponentStatus.major_outage if self.down else ComponentStatus.operational).value
 
 
 def public_target(spec: ProbeSpec) -> str:

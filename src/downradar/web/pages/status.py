@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, func, select
 
+from downradar.core.model import ACTIVE_MAINTENANCE, MaintenanceStatus
 from downradar.incidents.claims import ManualChange, manual_changes
 from downradar.incidents.honesty import honesty_by_service
-from downradar.incidents.lifecycle import ACTIVE_MAINTENANCE
 from downradar.incidents.queries import (
     IncidentView,
     ServiceView,
@@ -47,7 +47,7 @@ def split_maintenance(found: list[IncidentView]) -> tuple[list[IncidentView], li
     """(active, upcoming), each in window order."""
     ordered = sorted(found, key=lambda m: (m.scheduled_for or m.started_at, m.id))
     active = [m for m in ordered if m.status in ACTIVE_MAINTENANCE]
-    upcoming = [m for m in ordered if m.status == "scheduled"]
+    upcoming = [m for m in ordered if m.status == MaintenanceStatus.scheduled]
     return active, upcoming
 
 
@@ -177,7 +177,7 @@ def history_page(request: Request) -> HTMLResponse:
     by_month: dict[date, list[IncidentView]] = {m: [] for m in months}
     for incident in found:
         began = _began(incident)
-        if start <= began < end and incident.status != "scheduled":
+        if start <= began < end and incident.status != MaintenanceStatus.scheduled:
             by_month[_month_start(began.astimezone(tz).date())].append(incident)
     earlier = _month_start(newest, HISTORY_MONTHS)
     has_earlier = oldest is not None and _aware(oldest) < start

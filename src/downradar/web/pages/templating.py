@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from downradar.core.model import impact_label, status_label
 from downradar.incidents.queries import ComponentView
 from downradar.web import timefmt
 from downradar.web.runtime import runtime
@@ -33,29 +34,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
 }
 
-STATUS_LABELS = {
-    "operational": "Operational",
-    "degraded_performance": "Degraded performance",
-    "partial_outage": "Partial outage",
-    "major_outage": "Major outage",
-    "under_maintenance": "Under maintenance",
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-    "postmortem": "Postmortem",
-    "scheduled": "Scheduled",
-    "in_progress": "In progress",
-    "verifying": "Verifying",
-    "completed": "Completed",
-}
-IMPACT_LABELS = {
-    "none": "No impact",
-    "minor": "Minor",
-    "major": "Major",
-    "critical": "Critical",
-    "maintenance": "Maintenance",
-}
 # Only the default symptoms whose slug reads badly as words; the rest are shown as their slug in words.
 SYMPTOM_LABELS = {"error": "Errors", "login": "Login problems", "upload": "Upload problems"}
 
@@ -63,14 +41,6 @@ SYMPTOM_LABELS = {"error": "Errors", "login": "Login problems", "upload": "Uploa
 def _words(slug: str) -> str:
     text = slug.replace("-", " ").replace("_", " ")
     return text[:1].upper() + text[1:]
-
-
-def status_label(value: str) -> str:
-    return STATUS_LABELS.get(value, _words(value))
-
-
-def impact_label(value: str) -> str:
-    return IMPACT_LABELS.get(value, _words(value))
 
 
 def symptom_label(value: str) -> str:

@@ -28,20 +28,25 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from markupsafe import Markup
 
-from downradar.core.model import COMPONENT_SEVERITY, ComponentStatus
+from downradar.core.model import (
+    COMPONENT_SEVERITY,
+    OUTAGE_STATUSES,
+    STATUS_LABELS,
+    ComponentStatus,
+    MaintenanceStatus,
+)
 from downradar.incidents.claims import ManualChange
 from downradar.incidents.queries import ComponentView, IncidentView
 from downradar.web.timefmt import DEFAULT_LANGUAGE, day_label, zone
 
 DAYS = 90
 NO_DATA = "no_data"
-OUTAGE = frozenset({"partial_outage", "major_outage"})
-STATUS_WORDS = {
-    "operational": "No downtime",
-    "degraded_performance": "Degraded performance",
-    "partial_outage": "Partial outage",
-    "major_outage": "Major outage",
-    "under_maintenance": "Maintenance",
+# A day's worst status in words: the component labels, but a quiet day reads as "No downtime" and a
+# maintenance day as "Maintenance" (the component was not "under maintenance" all day).
+DAY_WORDS = {
+    **{status.value: STATUS_LABELS[status] for status in ComponentStatus},
+    ComponentStatus.operational.value: "No downtime",
+    ComponentStatus.under_maintenance.value: "Maintenance",
     NO_DATA: "No data",
 }
 BAR_WIDTH, BAR_GAP, BAR_HEIGHT = 3, 1, 30
@@ -152,7 +157,7 @@ def _touches(incident: IncidentView, component_id: str) -> bool:
 def _window(incident: IncidentView, now: datetime) -> tuple[datetime, datetime] | None:
     """When an incident (or a maintenance that began) was going on; None for one still only scheduled."""
     if incident.kind == "maintenance":
-        if incident.status == "scheduled" or incident.scheduled_for is None:
+        if incident.status == MaintenanceStatus.scheduled or incident.scheduled_for is None:
             return None
         start = incident.scheduled_for
         end = incident.resolved_at or min(now, incident.scheduled_until or now)
@@ -193,7 +198,7 @@ def component_uptime(
             result.append(UptimeDay(day, NO_DATA, 0, on_day))
             continue
         segments = _segments(start, end, own)
-        down = sum((b - a).total_seconds() for a, b, status in segments if status in OUTAGE)
+        down = sum((b - a).total_seconds() for a, b, status in segments if status in OUTAGE_STATUSES)
         worst = max((status for _, _, status in segments), key=_severity)
         observed += (end - start).total_seconds()
         outage += down
@@ -204,7 +209,7 @@ def component_uptime(
 
 def day_summary(entry: UptimeDay, lang: str = DEFAULT_LANGUAGE) -> str:
     """The tooltip of one day: 'Nov 28, 2026: Major outage, 45 min of outage. Incidents: Elevated errors'."""
-    text = f"{day_label(entry.day, lang)}: {STATUS_WORDS.get(entry.status, entry.status)}"
+    text = f"{day_label(entry.day, lang)}: {DAY_WORDS.get(entry.status, entry.status)}"
     if entry.outage_minutes:
         text += f", {entry.outage_minutes} min of outage"
     text += "."
@@ -216,7 +221,7 @@ def day_summary(entry: UptimeDay, lang: str = DEFAULT_LANGUAGE) -> str:
 
 
 def _quiet(entry: UptimeDay) -> bool:
-    return entry.status in ("operational", NO_DATA) and not entry.incidents
+    return entry.status in (ComponentStatus.operational.value, NO_DATA) and not entry.incidents
 
 
 def day_runs(days: Sequence[UptimeDay]) -> list[tuple[int, list[UptimeDay]]]:
@@ -235,7 +240,7 @@ def day_runs(days: Sequence[UptimeDay]) -> list[tuple[int, list[UptimeDay]]]:
 def run_summary(run: Sequence[UptimeDay], lang: str = DEFAULT_LANGUAGE) -> str:
     if len(run) == 1:
         return day_summary(run[0], lang)
-    words = STATUS_WORDS.get(run[0].status, run[0].status)
+    words = DAY_WORDS.get(run[0].status, run[0].status)
     quiet = "" if run[0].status == NO_DATA else ", no incidents"
     return f"{day_label(run[0].day, lang)} – {day_label(run[-1].day, lang)}: {words}{quiet}."
 
