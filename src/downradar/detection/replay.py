@@ -1,8 +1,10 @@
-"""Event-time replay: a report stream through the same dedup rule, series, detector and incident code as
-the live server, with a temporary in-memory store, writing the incident events (DESIGN.md 3.2).
+"""Event-time replay: a report stream through the same counting rule (intake/counting.py), series,
+detector and incident code as the live server, with a temporary in-memory store, writing the incident
+events (DESIGN.md 3.2). tests/test_live_replay_agree.py holds the two to the same series and events.
 
-Reports must come in time order (a report a little older than the minute being filled counts in that
-minute, as a late arrival would live). The stream may also hold probe results and provider page states,
+Reports must come in time order: a report older than the minute being filled (the detector has had its
+minute already) counts in the minute being filled, and is counted as `late`. Out of order within a
+minute is fine. The stream may also hold probe results and provider page states,
 which go through the same probe tracker and fusion as live:
 
     {"ts": "...Z", "probe": {"id": "chatgpt.api", "location": "eu", "ok": false, "latency_ms": 812.5,
@@ -21,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import compress
 from typing import IO, Any
 
@@ -33,13 +35,14 @@ from sqlalchemy.pool import StaticPool
 
 from downradar.core.catalog import Catalog, Component, Page, Service
 from downradar.core.model import ProbeResult, UpstreamState
-from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey, minute_datetime
+from downradar.detect import Detector, DetectorConfig, IndexedCounts, SeriesKey, TickResult, minute_datetime
 from downradar.detect.fusion import FusedFinding, Fusion
 from downradar.detect.probe_state import ProbeTracker
 from downradar.detection.evidence import latest, minute_end, rule_of
-from downradar.detection.series import series_counts, series_keys
+from downradar.detection.series import series_keys
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
+from downradar.intake.counting import DEDUP_WINDOW, judge, minute_of
 from downradar.intake.validation import REGION_RE
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import new_component_row, new_service_row
@@ -48,11 +51,11 @@ from downradar.store.schema import services as services_table
 from downradar.upstream.parse import state_from_json
 
 SLUG = re.compile(r"^[a-z0-9-]{1,64}$")
-DEDUP_SECONDS = 15 * 60
 MAX_ERRORS = 20
 CHUNK_BYTES = 1 << 20  # replay_file reads and feeds the stream this much at a time
 Cell = tuple[str, str, str, str]  # service, component, region, symptom
 EPOCH = datetime.fromtimestamp(0, tz=UTC)
+_NO_COUNTS = IndexedCounts(np.zeros(0, np.int64), np.zeros(0, np.int64))  # a quiet minute
 _NO_ROWS = [-1, -1, -1, -1]  # pads a cell's detector rows: -1 for a dimension it does not count in
 
 
@@ -120,13 +123,11 @@ class Replay:
     the first time it is seen, and a minute's reports are a list of cell ids. At the end of the minute the
     ids are expanded to the detector's rows with numpy (IndexedCounts, one count per report and row). A
     minute with a cell whose series the detector has not had yet registers them first, in the order of
-    the cells' first reports; after skipped minutes it goes through series_counts and a keyed observe
-    instead, so series are registered in the same order, and after the same skipped minutes, as one cell
-    dict per minute would.
+    the cells' first reports. Quiet minutes between reports are observed and fused one by one, as live.
 
-    The dedup rule keys on (service, client); its state is one dict per service, client -> last counted
-    second, so the usual report needs no key tuple for it. Most of a report's cost is cache misses in
-    these dicts, hence the shared strings (`_strings`) and the small dict of services.
+    The counting rule (intake/counting.py) keys on (service, client); its state is one dict per service,
+    client -> last counted second, so the usual report needs no key tuple for it. Most of a report's cost
+    is cache misses in these dicts, hence the shared strings (`_strings`) and the small dict of services.
     """
 
     def __init__(
@@ -135,6 +136,8 @@ class Replay:
         config: DetectorConfig | None = None,
         policy: AutomaticPolicy | None = None,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_minute: Callable[[int, dict[Cell, int]], None] | None = None,
+        dedup_window: timedelta = DEDUP_WINDOW,
     ) -> None:
         self.catalog = catalog or Catalog(page=Page(name="Replay"), services=[])
         self.engine: Engine = make_engine("sqlite://", poolclass=StaticPool)
@@ -150,6 +153,8 @@ class Replay:
         self._probe_results: list[ProbeResult] = []  # this minute's
         self._upstream: list[UpstreamState] = []
         self.on_event = on_event
+        self.on_minute = on_minute  # each minute's counted reports per cell, as the detector gets them
+        self._window = dedup_window.total_seconds()
         self.stats = ReplayStats()
         self._known = {s.id: {c.id for c in s.components} for s in self.catalog.services}
         self._dirty = True
@@ -180,7 +185,6 @@ class Replay:
         self._has_rows = np.zeros(0, dtype=np.bool_)
         self._cell_keys: dict[int, list[SeriesKey]] = {}  # cells waiting for rows: their series
         self._series_rows: dict[SeriesKey, int] = {}  # series the detector has registered
-        self._observed: int | None = None  # the last minute handed to the detector
         self._ids: list[int] = []  # this minute's counted reports, as cell ids
         self._times: dict[str, tuple[float, int]] = {}  # ts string -> (epoch seconds, epoch minute)
         self._slugs: set[str] = set()  # service slugs found valid
@@ -197,6 +201,7 @@ class Replay:
         ready = self._ready
         times = self._times
         last_counted_of_service = self._last_counted
+        window = self._window
         append = self._ids.append
         current = self._minute
         reports = counted = duplicates = late = 0
@@ -237,7 +242,7 @@ class Replay:
                         continue
                     if moment is None:
                         seconds = _epoch_seconds(ts)
-                        moment = times[ts] = (seconds, int(seconds // 60))
+                        moment = times[ts] = (seconds, minute_of(seconds))
                     seconds, minute = moment
                     reports += 1
                     if minute != current:
@@ -248,13 +253,12 @@ class Replay:
                             current = minute
                         else:
                             late += 1
-                    if client is not None:
-                        last_counted = last_counted_of_service[service]  # made with the cell
-                        last = last_counted.get(client)
-                        if last is not None and abs(seconds - last) < DEDUP_SECONDS:
-                            duplicates += 1
-                            continue
-                        last_counted[client] = seconds
+                    # The per-service dict was made with the cell.
+                    if client is not None and not judge(
+                        last_counted_of_service[service], client, seconds, window
+                    ):
+                        duplicates += 1
+                        continue
                     append(cell)
                     counted += 1
                 except (ValueError, KeyError, TypeError, decode_error) as exc:
@@ -284,7 +288,7 @@ class Replay:
         moment = self._times.get(ts) if type(ts) is str else None
         if moment is None:
             seconds = _epoch_seconds(ts)
-            moment = (seconds, int(seconds // 60))
+            moment = (seconds, minute_of(seconds))
             if type(ts) is str:
                 self._times[ts] = moment
         seconds, minute = moment
@@ -297,15 +301,11 @@ class Replay:
         elif minute < self._minute:
             stats.late += 1
         client = report.get("client")
-        if client is not None:
-            last_counted = self._last_counted.get(service)
-            if last_counted is None:
-                last_counted = self._last_counted[service] = {}
-            last = last_counted.get(client)
-            if last is not None and abs(seconds - last) < DEDUP_SECONDS:
-                stats.duplicates += 1
-                return
-            last_counted[client] = seconds
+        if client is not None and not judge(
+            self._last_counted.setdefault(service, {}), client, seconds, self._window
+        ):
+            stats.duplicates += 1
+            return
         fields = (service, report.get("component"), report.get("region"), report.get("symptom"))
         cell = (service, fields[1] or "", fields[2] or "", fields[3] or "")
         found = self._ready.get(cell)
@@ -333,7 +333,7 @@ class Replay:
         service = probe.probe.split(".", 1)[0] if "probe" in record else upstream.service
         if service not in self._known:
             self._discover(service, "")  # its incidents need the service in the store
-        minute = int(seconds // 60)
+        minute = minute_of(seconds)
         if self._minute is None:
             self._minute = minute
         elif minute > self._minute:
@@ -385,37 +385,43 @@ class Replay:
     # -- minutes -----------------------------------------------------------------------------------------
 
     def _flush(self, next_minute: int) -> None:
-        """Hand the filled minute to the detector; then move to `next_minute` (quiet minutes between)."""
+        """Hand the filled minute to the detector, and each quiet minute up to `next_minute`."""
         assert self._minute is not None
         if self._dirty:
             self._sync_catalog()
         ids = np.array(self._ids, dtype=np.intp)
         self._ids.clear()
         self._times.clear()
-        counts = self._counts(self._minute, ids)
-        result = self.detector.observe(self._minute, counts)
-        if not isinstance(counts, IndexedCounts):
-            self._registered(list(counts), self.detector.register(counts))  # known now: no side effects
-        self._observed = self._minute
+        if self.on_minute is not None and ids.size:
+            self.on_minute(self._minute, self._cell_counts(ids))
+        result = self.detector.observe(self._minute, self._counts(ids))
         self.stats.minutes += next_minute - self._minute
+        self._fuse(self._minute, result)
+        # The live loop observes and fuses every minute, quiet or not, so an incident changes in the same
+        # minute here (the detector alone would give the same state after skipping them).
+        for quiet in range(self._minute + 1, next_minute):
+            self._fuse(quiet, self.detector.observe(quiet, _NO_COUNTS))
+        self._minute = next_minute
+        if sum(map(len, self._last_counted.values())) > 200_000:
+            self._forget_clients_before(next_minute * 60 - self._window)
+
+    def _fuse(self, minute: int, result: TickResult) -> None:
+        """The minute's detector result, probe results and provider pages through fusion and the incident
+        code, as live detection does each minute."""
         self.probes.observe(sorted(self._probe_results, key=lambda r: r.ts))
         self.official = latest(self._upstream, self.official)
         self._probe_results.clear()
         self._upstream.clear()
-        verdicts = self.probes.verdicts(minute_end(self._minute)) if self.probes.rules else []
+        verdicts = self.probes.verdicts(minute_end(minute)) if self.probes.rules else []
         fused = self.fusion.step(result, verdicts, self.official)
         if fused:
-            now = minute_datetime(self._minute + 1)
+            now = minute_datetime(minute + 1)
             with self.engine.begin() as conn:
                 self.automatic.apply_fused(conn, fused, now)
             self._drain_events()
-        self._minute = next_minute
-        if sum(map(len, self._last_counted.values())) > 200_000:
-            self._forget_clients_before(next_minute * 60 - DEDUP_SECONDS)
 
-    def _counts(self, minute: int, ids: NDArray[np.intp]) -> IndexedCounts | dict[SeriesKey, int]:
-        """The minute's counts for the detector, from its reports' cell ids; registers new series first,
-        except after skipped minutes (a keyed observe then registers them)."""
+    def _counts(self, ids: NDArray[np.intp]) -> IndexedCounts:
+        """The minute's counts for the detector, from its reports' cell ids; registers new series first."""
         waiting = ~self._has_rows[ids]
         if waiting.any():
             # In the order of their first report this minute: the order series_counts would name their
@@ -423,10 +429,6 @@ class Replay:
             unresolved = list(dict.fromkeys(ids[waiting].tolist()))
             new_keys = self._resolve(unresolved)
             if new_keys:
-                if self._observed is not None and minute > self._observed + 1:
-                    # After skipped minutes, a new series must only exist from this minute on: a keyed
-                    # observe registers it after processing the skipped ones.
-                    return self._keyed_counts(ids)
                 self._registered(new_keys, self.detector.register(new_keys))
                 self._resolve([c for c in unresolved if not self._has_rows[c]])
         # Every report's rows, each counting 1: the detector adds them up (np.bincount).
@@ -434,15 +436,10 @@ class Replay:
         rows = block[block >= 0]
         return IndexedCounts(rows, np.ones(rows.shape, np.int64))
 
-    def _keyed_counts(self, ids: NDArray[np.intp]) -> dict[SeriesKey, int]:
-        """The minute's counts by series, cells taken in the order of their first report."""
-        present, first, per_cell = np.unique(ids, return_index=True, return_counts=True)
-        by_first = np.argsort(first)
-        cells = self._cells
-        return series_counts(
-            (*cells[c], n)
-            for c, n in zip(present[by_first].tolist(), per_cell[by_first].tolist(), strict=True)
-        )
+    def _cell_counts(self, ids: NDArray[np.intp]) -> dict[Cell, int]:
+        """The minute's counted reports per cell (what report_minutes.clients holds live)."""
+        present, per_cell = np.unique(ids, return_counts=True)
+        return {self._cells[c]: n for c, n in zip(present.tolist(), per_cell.tolist(), strict=True)}
 
     def _forget_clients_before(self, horizon: float) -> None:
         """Drop dedup entries older than `horizon`.

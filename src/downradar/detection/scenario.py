@@ -11,7 +11,7 @@ Two views of one scenario agree exactly:
   of its own, so every one of them counts), floods included;
 - `minute_counts` gives the per-minute distinct-reporter counts the detector consumes (what the intake's
   15-minute dedup and minute roll-up would store) without building millions of dicts.
-`dedup` and `roll_up` are small pure twins of what downradar.intake.report_store does with a database.
+`dedup` applies the intake's counting rule (intake/counting.py) to a stream, `roll_up` its minute buckets.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from downradar.detect.series import CHILD_DIMENSIONS, SeriesKey
+from downradar.intake.counting import DEDUP_WINDOW, judge
 
-DEDUP_WINDOW = timedelta(minutes=15)
 Report = dict[str, Any]
 
 
@@ -392,11 +392,9 @@ def report_stream(scenario: Scenario) -> Iterator[Report]:
 
 
 def dedup(reports: Iterable[Report], window: timedelta = DEDUP_WINDOW) -> Iterator[Report]:
-    """The counted reports: the first per (service, client) and then one per `window`, as the intake does.
+    """The counted reports, by the counting rule live intake and replay share (intake/counting.py).
 
-    A pure twin of ReportStore._mark_duplicates (which needs a database for clients it has not cached): a
-    report is a duplicate when its client's last *counted* report of that service is less than `window`
-    away. Input must be in time order; reports without a client have no identity and always count.
+    Input must be in time order; reports without a client have no identity and always count.
     """
     span = window.total_seconds()
     last: dict[tuple[str, str], float] = {}
@@ -410,11 +408,8 @@ def dedup(reports: Iterable[Report], window: timedelta = DEDUP_WINDOW) -> Iterat
         if client is None:
             yield report
             continue
-        key = (report["service"], client)
-        counted = last.get(key)
-        if counted is not None and abs(ts - counted) < span:
+        if not judge(last, (report["service"], client), ts, span):
             continue
-        last[key] = ts
         if len(last) > 100_000:
             last = {k: v for k, v in last.items() if ts - v < span}
         yield report

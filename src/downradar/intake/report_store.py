@@ -1,10 +1,11 @@
 """Writing reports: dedup per (service, client), insert, and roll up into minute buckets — one transaction.
 
-Only the first report per client per service within the dedup window counts towards volumes (as outage
-trackers do); later ones are stored with duplicate=True. The writer is the only place that decides this,
-so it keeps the last counted time per (service, client) in memory and asks the database on a miss that
-an earlier run (or a trimmed cache entry) could explain: live reports after the first window of a run
-cost no lookup. It assumes it is the only writer of its database, as the server's writer is.
+Which reports count is intake/counting.py's rule, the one replay follows too: a client's first report per
+service within the dedup window counts towards volumes, later ones are stored with duplicate=True. The
+writer is the only place that decides this live, so it keeps the last counted time per (service, client)
+in memory and asks the database on a miss that an earlier run (or a trimmed cache entry) could explain:
+live reports after the first window of a run cost no lookup. It assumes it is the only writer of its
+database, as the server's writer is.
 
 This is the hot path of intake, so it talks to the driver directly (inside the SQLAlchemy transaction):
 rows become parameter tuples once, bound exactly as the UTCDateTime column type would bind them (naive
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from downradar.intake.counting import DEDUP_WINDOW, judge
 from downradar.store.schema import report_minutes, reports
 
 _SQLITE_LOOKUP_CHUNK = 500  # clients per lookup query: well under SQLite's bound-parameter limit
@@ -61,10 +63,11 @@ _Time = tuple[datetime, Param, Param]
 
 
 class ReportStore:
-    def __init__(self, engine: Engine, dedup_window: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(self, engine: Engine, dedup_window: timedelta = DEDUP_WINDOW) -> None:
         self.engine = engine
         self.window = dedup_window
-        self._last_counted: dict[ClientKey, datetime] = {}
+        self._window_seconds = dedup_window.total_seconds()
+        self._last_counted: dict[ClientKey, float] = {}  # epoch seconds of each client's last counted report
         self._conn: Connection | None = None
         self._complete_since: dict[str, datetime] = {}  # see _complete_from
         self._trimmed_before = _EARLIEST  # cache entries before this were dropped
@@ -223,8 +226,10 @@ class ReportStore:
 
     def _mark_duplicates(
         self, cursor: Any, rows: list[dict[str, Any]], times: list[_Time]
-    ) -> dict[ClientKey, datetime]:
-        last_counted, window = self._last_counted, self.window
+    ) -> dict[ClientKey, float]:
+        """Flag each row `duplicate` by the counting rule, in the order the rows arrived; returns the last
+        counted time of each client that had a report counted, for the cache once committed."""
+        last_counted = self._last_counted
         earliest: dict[ClientKey, datetime] = {}  # of each (service, client) the cache does not know
         for r, t in zip(rows, times, strict=True):
             key = (r["service_id"], r["client"])
@@ -233,27 +238,34 @@ class ReportStore:
                 if seen is None or t[0] < seen:
                     earliest[key] = t[0]
         # Only where the window reaches back before what the cache is sure of can the database know more.
-        unknown = {key for key, ts in earliest.items() if ts - window < self._complete_from(cursor, key[0])}
+        unknown = {
+            key for key, ts in earliest.items() if ts - self.window < self._complete_from(cursor, key[0])
+        }
         from_db = self._lookup(cursor, unknown, times) if unknown else {}
-        counted: dict[ClientKey, datetime] = {}
-        # All UTC with the one tzinfo object, so sorting and subtracting need no utcoffset() calls.
-        utc = [t[0] for t in times]
-        for i in sorted(range(len(rows)), key=utc.__getitem__):
-            row, ts = rows[i], utc[i]
+        # This batch's view: what the cache or the database knew of each client, then its own decisions.
+        staged: dict[ClientKey, float] = {}
+        counted: set[ClientKey] = set()
+        window = self._window_seconds
+        for row, t in zip(rows, times, strict=True):
             key = (row["service_id"], row["client"])
-            last = counted.get(key) or last_counted.get(key) or from_db.get(key)
-            duplicate = last is not None and abs(ts - last) < window
+            if key not in staged:
+                known = last_counted.get(key)
+                if known is None:
+                    known = from_db.get(key)
+                if known is not None:
+                    staged[key] = known
+            duplicate = not judge(staged, key, t[0].timestamp(), window)
             row["duplicate"] = duplicate
             if not duplicate:
-                counted[key] = ts if last is None else max(last, ts)
-        return counted
+                counted.add(key)
+        return {key: staged[key] for key in counted}
 
-    def _lookup(self, cursor: Any, keys: set[ClientKey], times: list[_Time]) -> dict[ClientKey, datetime]:
+    def _lookup(self, cursor: Any, keys: set[ClientKey], times: list[_Time]) -> dict[ClientKey, float]:
         """Last counted report time of each unseen (service, client) near this batch's time span."""
         utc = [t[0] for t in times]
         low = self._bind_time(min(utc) - self.window)
         high = self._bind_time(max(utc) + self.window)
-        found: dict[ClientKey, datetime] = {}
+        found: dict[ClientKey, float] = {}
         by_service: dict[str, list[str]] = {}
         for service_id, client in keys:
             by_service.setdefault(service_id, []).append(client)
@@ -268,7 +280,7 @@ class ReportStore:
                         (service_id, *chunk, low, high),
                     )
                     for client, ts in cursor.fetchall():
-                        found[(service_id, client)] = _parse_stored(ts)
+                        found[(service_id, client)] = _parse_stored(ts).timestamp()
             else:
                 # One array parameter, however many clients, and one index probe per client: its latest
                 # counted report up to `high`, kept if not before `low` (the same as max(ts) between them).
@@ -283,7 +295,7 @@ class ReportStore:
                     prepare=False,  # a plan for these values: a generic one can scan the whole table
                 )
                 for client, ts in cursor.fetchall():
-                    found[(service_id, client)] = _parse_stored(ts)
+                    found[(service_id, client)] = _parse_stored(ts).timestamp()
         return found
 
     def _complete_from(self, cursor: Any, service_id: str) -> datetime:
@@ -306,8 +318,9 @@ class ReportStore:
         if len(self._last_counted) <= _CACHE_LIMIT:
             return
         newest = max(self._last_counted.values())
-        self._trimmed_before = max(self._trimmed_before, newest - self.window)
-        self._last_counted = {k: v for k, v in self._last_counted.items() if newest - v < self.window}
+        horizon = newest - self._window_seconds
+        self._trimmed_before = max(self._trimmed_before, datetime.fromtimestamp(horizon, UTC))
+        self._last_counted = {k: v for k, v in self._last_counted.items() if v > horizon}
 
 
 def _execute_rows(cursor: Any, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
