@@ -19,7 +19,6 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from conftest import ADMIN_TOKEN, LiveServer, make_settings, start_server
 from downradar.core.catalog import load_catalog
 from downradar.core.clock import FixedClock
 from downradar.core.config import DEMO_CATALOG
@@ -29,6 +28,7 @@ from downradar.detection.scenario import Episode, Flood, Mix, Scenario, ServiceS
 from downradar.detection.series import series_counts
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 HOURS = 9  # past the detector's six-hour warm-up
