@@ -1,4 +1,5 @@
-"""The probe scheduler against a real local HTTP server, and probe result storage on SQLite and PostgreSQL."""
+"""The probe scheduler against a real local HTTP server, stepped on a FakeClock (no wall-clock timing), and
+probe result storage on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from downradar.core.clock import FakeClock
 from downradar.core.model import ProbeResult
 from downradar.probes.results import (
     MinutePoint,
@@ -61,36 +63,91 @@ def spec(url: str, **fields: Any) -> ProbeSpec:
     return ProbeSpec(id="p", url=url, **{"interval_seconds": 1, "timeout_seconds": 1, **fields})
 
 
-def run_for(
-    scheduler: ProbeScheduler, seconds: float, during: Callable[[], Awaitable[None]] | None = None
-) -> None:
-    """Run the scheduler for `seconds` (and `during` alongside it), then cancel it."""
+T_START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
-    async def go() -> None:
-        task = asyncio.create_task(scheduler.run())
-        if during is not None:
-            await during()
-        await asyncio.sleep(seconds)
-        task.cancel()
+
+class Driver:
+    """Runs a scheduler on a FakeClock and moves the clock from one of its deadlines to the next.
+
+    After each move it waits (in real time, bounded) until the scheduler is idle again: its timer and its
+    flusher both waiting on the clock and, unless told otherwise, no check in flight. So what happens
+    between two clock moves is decided by the clock alone, not by how fast the machine is.
+    """
+
+    def __init__(self, scheduler_for: Callable[[FakeClock], ProbeScheduler]) -> None:
+        self.clock = FakeClock(T_START)
+        self.scheduler = scheduler_for(self.clock)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.scheduler.run())
+        await self.settle()
+
+    async def settle(self, *, checks: bool = True) -> None:
+        for _ in range(5_000):  # a bound against a hang, not a timing assertion
+            idle = self.clock.sleepers >= 2  # the timer and the flusher
+            if idle and (not checks or self.scheduler.in_flight == 0):
+                return
+            await asyncio.sleep(0.002)  # real time: the checks talk to a real server
+        raise AssertionError("the scheduler did not come to rest")
+
+    async def step(self, *, checks: bool = True) -> None:
+        """Move the clock to the next deadline (a tick or a flush) and let the scheduler act on it."""
+        deadline = self.clock.next_deadline()
+        assert deadline is not None
+        self.clock.advance(deadline)
+        await self.settle(checks=checks)
+
+    async def run_for(self, seconds: float) -> None:
+        """Step through `seconds` of clock time."""
+        until = self.clock.monotonic() + seconds
+        while (
+            deadline := self.clock.next_deadline()
+        ) is not None and self.clock.monotonic() + deadline <= until:
+            await self.step()
+        self.clock.advance(until - self.clock.monotonic())
+        await self.settle()
+
+    async def cancel(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await self._task
 
-    asyncio.run(go())
+
+def drive(
+    scheduler_for: Callable[[FakeClock], ProbeScheduler], script: Callable[[Driver], Awaitable[None]]
+) -> Driver:
+    """Start the scheduler, run `script` against it, cancel it; the driver then holds what happened."""
+
+    async def go() -> Driver:
+        driver = Driver(scheduler_for)
+        await driver.start()
+        try:
+            await script(driver)
+        finally:
+            await driver.cancel()
+        return driver
+
+    return asyncio.run(go())
 
 
 def test_twenty_probes_run_once_per_interval(target: ProbeTarget) -> None:
     sink = Sink()
-    scheduler = ProbeScheduler("here", sink, flush_seconds=0.2)
     probes = {f"svc.p{i}": spec(target.url(f"/ok?n={i}"), keyword="all ok") for i in range(20)}
-    scheduler.set_probes(probes)
     seen_before_cancel = 0
 
-    async def note() -> None:
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        scheduler = ProbeScheduler("here", sink, flush_seconds=0.2, clock=clock)
+        scheduler.set_probes(probes)
+        return scheduler
+
+    async def script(driver: Driver) -> None:
         nonlocal seen_before_cancel
-        await asyncio.sleep(3.3)
+        await driver.run_for(3.3)
         seen_before_cancel = len(sink.results)
 
-    run_for(scheduler, 0.2, note)
+    scheduler = drive(scheduler_for, script).scheduler
     by_probe = sink.by_probe()
     assert set(by_probe) == set(probes)
     assert seen_before_cancel > 40  # batches went out while running, not only at the end
@@ -98,23 +155,33 @@ def test_twenty_probes_run_once_per_interval(target: ProbeTarget) -> None:
         assert 3 <= len(results) <= 4
         assert all(r.ok and r.location == "here" and r.status_code == 200 for r in results)
         gaps = [(b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(results)]
-        assert all(0.7 < gap < 1.3 for gap in gaps), gaps
+        assert gaps == pytest.approx([1.0] * len(gaps), abs=0.001), gaps
     # Phases spread the probes over the interval rather than firing them together.
     phases = sorted(r.ts.timestamp() % 1 for r in (results[0] for results in by_probe.values()))
     assert max(b - a for a, b in itertools.pairwise(phases)) < 0.5
     assert phases[-1] - phases[0] > 0.5
     jitter = scheduler.jitter()
     assert len(sink.results) == scheduler.checks_done
-    assert jitter.count >= scheduler.checks_done  # a check cut off by the cancel started, but has no result
-    assert 0 <= jitter.p50_ms < 100 and jitter.max_ms < 1000
+    assert jitter.count >= scheduler.checks_done
+    assert 0 <= jitter.p50_ms < 100 and jitter.max_ms < 1000  # on time by the clock
 
 
 def test_slow_probe_never_overlaps_itself(target: ProbeTarget) -> None:
     sink = Sink()
-    scheduler = ProbeScheduler("here", sink, flush_seconds=0.2)
-    # Two attempts of 600 ms each: 1.2 s per check against an interval of 1 s.
-    scheduler.set_probes({"svc.slow": spec(target.url("/slow?ms=600&status=500"), retries=1)})
-    run_for(scheduler, 4.2)
+
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        scheduler = ProbeScheduler("here", sink, flush_seconds=10, clock=clock)
+        # Two attempts of 600 ms each: the check is still running when the clock reaches its next tick.
+        scheduler.set_probes({"svc.slow": spec(target.url("/slow?ms=600&status=500"), retries=1)})
+        return scheduler
+
+    async def script(driver: Driver) -> None:
+        for _ in range(2):
+            await driver.step(checks=False)  # a tick: the check starts
+            await driver.step(checks=False)  # the next tick, while it runs: skipped
+            await driver.settle()  # the check ends
+
+    scheduler = drive(scheduler_for, script).scheduler
     assert target.max_in_flight["/slow"] == 1
     assert scheduler.ticks_skipped >= 1
     results = sink.results
@@ -126,30 +193,37 @@ def test_slow_probe_never_overlaps_itself(target: ProbeTarget) -> None:
 
 def test_locations_filter_and_set_probes_replaces(target: ProbeTarget) -> None:
     sink = Sink()
-    scheduler = ProbeScheduler("here", sink, flush_seconds=0.2)
-    scheduler.set_probes(
-        {
-            "svc.here": spec(target.url("/ok?here"), locations=["here"]),
-            "svc.there": spec(target.url("/ok?there"), locations=["there"]),
-            "svc.all": spec(target.url("/ok?all")),
-            "svc.old": spec(target.url("/ok?old")),
-        }
-    )
-    assert set(scheduler.probes) == {"svc.here", "svc.all", "svc.old"}
     switched_at: datetime | None = None
+    kept_probes: set[str] = set()
 
-    async def switch() -> None:
-        nonlocal switched_at
-        await asyncio.sleep(2.1)
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        nonlocal kept_probes
+        scheduler = ProbeScheduler("here", sink, flush_seconds=0.2, clock=clock)
         scheduler.set_probes(
+            {
+                "svc.here": spec(target.url("/ok?here"), locations=["here"]),
+                "svc.there": spec(target.url("/ok?there"), locations=["there"]),
+                "svc.all": spec(target.url("/ok?all")),
+                "svc.old": spec(target.url("/ok?old")),
+            }
+        )
+        kept_probes = set(scheduler.probes)
+        return scheduler
+
+    async def script(driver: Driver) -> None:
+        nonlocal switched_at
+        await driver.run_for(2.1)
+        driver.scheduler.set_probes(
             {
                 "svc.all": spec(target.url("/ok?all"), keyword="all ok"),  # changed, kept
                 "svc.new": spec(target.url("/ok?new")),
             }
         )
-        switched_at = datetime.now(UTC)
+        switched_at = driver.clock.now()
+        await driver.run_for(2.1)
 
-    run_for(scheduler, 2.1, switch)
+    drive(scheduler_for, script)
+    assert kept_probes == {"svc.here", "svc.all", "svc.old"}
     assert switched_at is not None
     by_probe = sink.by_probe()
     assert "svc.there" not in by_probe
@@ -158,33 +232,43 @@ def test_locations_filter_and_set_probes_replaces(target: ProbeTarget) -> None:
     kept = by_probe["svc.all"]
     assert 3 <= len(kept) <= 5
     gaps = [(b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(kept)]
-    assert all(0.7 < gap < 1.3 for gap in gaps), gaps  # its grid did not move
+    assert gaps == pytest.approx([1.0] * len(gaps), abs=0.001), gaps  # its grid did not move
 
 
 def test_probe_removed_and_added_again_runs_once_per_tick(target: ProbeTarget) -> None:
     sink = Sink()
-    scheduler = ProbeScheduler("here", sink, flush_seconds=0.2)
-    probe = {"svc.again": spec(target.url("/ok?again"))}
-    scheduler.set_probes(probe)
-    scheduler.set_probes({})
-    scheduler.set_probes(probe)
-    run_for(scheduler, 2.2)
+
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        scheduler = ProbeScheduler("here", sink, flush_seconds=0.2, clock=clock)
+        probe = {"svc.again": spec(target.url("/ok?again"))}
+        scheduler.set_probes(probe)
+        scheduler.set_probes({})
+        scheduler.set_probes(probe)
+        return scheduler
+
+    async def script(driver: Driver) -> None:
+        await driver.run_for(2.2)
+
+    scheduler = drive(scheduler_for, script).scheduler
     assert scheduler.ticks_skipped == 0
     assert 2 <= len(sink.results) <= 3
 
 
 def test_cancel_flushes_pending_results(target: ProbeTarget) -> None:
     sink = Sink()
-    scheduler = ProbeScheduler("here", sink, flush_seconds=60)
-    scheduler.set_probes({f"svc.p{i}": spec(target.url("/ok")) for i in range(5)})
     pending_before_cancel = 0
 
-    async def note() -> None:
-        nonlocal pending_before_cancel
-        await asyncio.sleep(1.6)
-        pending_before_cancel = scheduler.pending
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        scheduler = ProbeScheduler("here", sink, flush_seconds=60, clock=clock)
+        scheduler.set_probes({f"svc.p{i}": spec(target.url("/ok")) for i in range(5)})
+        return scheduler
 
-    run_for(scheduler, 0, note)
+    async def script(driver: Driver) -> None:
+        nonlocal pending_before_cancel
+        await driver.run_for(1.6)
+        pending_before_cancel = driver.scheduler.pending
+
+    scheduler = drive(scheduler_for, script).scheduler
     assert pending_before_cancel >= 5
     assert sink.calls == 1
     assert len(sink.results) == scheduler.checks_done >= 5
@@ -193,9 +277,16 @@ def test_cancel_flushes_pending_results(target: ProbeTarget) -> None:
 
 def test_failing_sink_gets_the_results_again(target: ProbeTarget) -> None:
     sink = Sink(fail_first=3)
-    scheduler = ProbeScheduler("here", sink, flush_seconds=0.1)
-    scheduler.set_probes({f"svc.p{i}": spec(target.url("/ok")) for i in range(5)})
-    run_for(scheduler, 2.5)
+
+    def scheduler_for(clock: FakeClock) -> ProbeScheduler:
+        scheduler = ProbeScheduler("here", sink, flush_seconds=0.1, clock=clock)
+        scheduler.set_probes({f"svc.p{i}": spec(target.url("/ok")) for i in range(5)})
+        return scheduler
+
+    async def script(driver: Driver) -> None:
+        await driver.run_for(2.5)
+
+    scheduler = drive(scheduler_for, script).scheduler
     assert sink.calls > 3
     results = sink.results
     assert len(results) == scheduler.checks_done >= 10

@@ -8,19 +8,18 @@ report chart climb past its usual band and the detector open the incident within
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-import time
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from downradar.core.catalog import Catalog
+from downradar.core.clock import SystemClock
 from downradar.demo.seed import REGION_WEIGHTS, USUAL_PER_15_MIN, daily_factor, poisson
 from downradar.intake.validation import ReportError, normalise, parse_report
 from downradar.web.runtime import Runtime
@@ -30,15 +29,26 @@ EPISODE = Path(__file__).with_name("episode.toml")
 
 
 class DemoClock:
-    """Demo time: starts at `start` and runs `speed` times faster than the wall clock."""
+    """Demo time: starts at `start` and runs `speed` times faster than real time (a Clock)."""
 
-    def __init__(self, start: datetime, speed: float = 60.0) -> None:
+    # No loop on the demo clock wakes more often than this (real seconds): a one-second poll would
+    # otherwise spin sixty times a real second.
+    SHORTEST_REAL_PAUSE = 0.05
+
+    def __init__(self, start: datetime, speed: float = 60.0, real: SystemClock | None = None) -> None:
         self.start = start
         self.speed = speed
-        self._t0 = time.monotonic()
+        self._real = real or SystemClock()
+        self._t0 = self._real.monotonic()
+
+    def monotonic(self) -> float:
+        return (self._real.monotonic() - self._t0) * self.speed
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+        return self.start + timedelta(seconds=self.monotonic())
+
+    async def sleep(self, seconds: float) -> None:
+        await self._real.sleep(max(seconds / self.speed, self.SHORTEST_REAL_PAUSE))
 
 
 def load_episode() -> dict[str, Any]:
@@ -190,7 +200,7 @@ class DemoTraffic:
             while minute + timedelta(minutes=1) <= now:
                 await self._post(rt, self.reports_for(minute, onset))
                 minute += timedelta(minutes=1)
-            await asyncio.sleep(0.05)
+            await rt.clock.sleep((minute + timedelta(minutes=1) - now).total_seconds())
 
     async def _post(self, rt: Runtime, reports: list[dict[str, Any]]) -> None:
         received = rt.clock.now()
@@ -206,4 +216,4 @@ class DemoTraffic:
 
 
 def demo_start(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    return (now or SystemClock().now()).replace(second=0, microsecond=0)

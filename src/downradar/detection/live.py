@@ -47,7 +47,7 @@ log = logging.getLogger("downradar.detection")
 HISTORY = timedelta(days=14)
 APPLY_HISTORY = timedelta(hours=6)  # findings older than this at start-up only train the detector
 EVIDENCE_MINUTES = 60  # minutes of probe and provider history read before the first applied minute
-GRACE = timedelta(seconds=3)  # a minute's last reports are committed within this after it ends
+GRACE = timedelta(seconds=3)  # real time: a minute's last reports are committed within this after it ends
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,11 @@ class LiveDetection:
         self._scores: dict[str, float] = {}
 
     def last_complete_minute(self, now: datetime) -> int:
-        # GRACE is real time: on an accelerated clock it spans more clock time.
-        return epoch_minute(now - GRACE * self.clock_speed) - 1
+        return epoch_minute(now - self._grace()) - 1
+
+    def _grace(self) -> timedelta:
+        """GRACE in clock time: committing takes real time, so on an accelerated clock it spans more."""
+        return GRACE * self.clock.speed
 
     def catch_up(self) -> int:
         """Process every complete minute not yet seen (all of the stored history on the first call).
@@ -194,7 +197,7 @@ class LiveDetection:
         return self._scores.get(service, 0.0)
 
     async def run_forever(self) -> None:
-        """Tick on the wall clock (just after each minute ends); a failure is logged, not fatal."""
+        """Tick on the clock (just after each minute ends, plus the grace); a failure is logged, not fatal."""
         while True:
             try:
                 processed = await asyncio.to_thread(self.catch_up)
@@ -203,10 +206,6 @@ class LiveDetection:
             except Exception:
                 log.exception("detection tick failed; retrying next minute")
             now = self.clock.now()
-            next_tick = minute_datetime(epoch_minute(now) + 1) + GRACE
-            await asyncio.sleep(max(0.05, (next_tick - now).total_seconds() / self.clock_speed))
-
-    @property
-    def clock_speed(self) -> float:
-        """How many clock seconds pass per real second (1, or more for the accelerated demo clock)."""
-        return float(getattr(self.clock, "speed", 1.0))
+            # The moment the next minute counts as complete (see last_complete_minute).
+            next_tick = minute_datetime(self.last_complete_minute(now) + 2) + self._grace()
+            await self.clock.sleep((next_tick - now).total_seconds())

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, select, update
 
-from downradar.core.clock import Clock
+from downradar.core.clock import Clock, wait_until_set
 from downradar.core.config import Settings
 from downradar.notify import paging, reminders
 from downradar.notify import recipients as recipients_
@@ -134,8 +134,7 @@ class DeliveryWorker:
                     log.exception("delivery round failed; retrying")
                     attempted = 0
                 if not attempted and not self._stopping.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    await wait_until_set(self.clock, self._wake, self.poll_seconds)
 
     async def _open_channels(self, stack: AsyncExitStack) -> dict[str, Channel]:
         webhook = WebhookChannel(

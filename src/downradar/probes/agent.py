@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from downradar.core.clock import Clock, SystemClock
 from downradar.core.model import ProbeResult
 from downradar.probes.scheduler import ProbeScheduler
 from downradar.probes.spec import ProbeSpec
@@ -59,6 +60,7 @@ class Agent:
         backoff_cap_seconds: float = 60.0,
         request_timeout_seconds: float = 10.0,
         probe_client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.location = location
@@ -71,6 +73,7 @@ class Agent:
         self._token = token
         self._timeout = request_timeout_seconds
         self._probe_client = probe_client
+        self.clock = clock or SystemClock()
         self._pending: deque[ProbeResult] = deque()
         self._have_pending = asyncio.Event()
         self.probes: dict[str, ProbeSpec] = {}
@@ -93,6 +96,7 @@ class Agent:
                 client=self._probe_client,
                 concurrency=self.concurrency,
                 flush_seconds=self.flush_seconds,
+                clock=self.clock,
             )
             scheduler.set_probes(self.probes)
             tasks = [
@@ -136,14 +140,14 @@ class Agent:
             except (httpx.HTTPError, ValueError, KeyError) as exc:
                 failures += 1
                 log.warning("cannot fetch probes from %s yet (%s); retrying", self.server, _why(exc))
-                await asyncio.sleep(self._backoff(failures))
+                await self.clock.sleep(self._backoff(failures))
                 continue
             log.info("location %s: %d probes", self.location, len(self.probes))
             return
 
     async def _refresh_forever(self, api: httpx.AsyncClient, scheduler: ProbeScheduler) -> None:
         while True:
-            await asyncio.sleep(self.refresh_seconds)
+            await self.clock.sleep(self.refresh_seconds)
             try:
                 probes = await self._fetch_probes(api)
             except (httpx.HTTPError, ValueError, KeyError) as exc:
@@ -202,7 +206,7 @@ class Agent:
                 log.warning(
                     "cannot post %d results (%s); retrying in %.1f s", len(self._pending), _why(exc), delay
                 )
-                await asyncio.sleep(delay)
+                await self.clock.sleep(delay)
                 continue
             failures = 0
             if rest:
@@ -237,6 +241,7 @@ class Agent:
         while self._pending:
             batch = self._take_batch()
             try:
+                # Real time: a bound on how long shutdown waits for the network.
                 rest = await asyncio.wait_for(self._post(api, batch), timeout=5)
             except (httpx.HTTPError, AgentError, TimeoutError):
                 self._put_back(batch)

@@ -99,7 +99,7 @@ async def _attempt_once(spec: ProbeSpec, client: httpx.AsyncClient) -> _Attempt:
 
 async def _http(spec: ProbeSpec, client: httpx.AsyncClient) -> _Attempt:
     assert spec.url is not None  # ProbeSpec guarantees it for http probes
-    start = time.perf_counter()
+    start = time.perf_counter()  # real time: a latency is a span of the network's, not of the clock
     try:
         # One deadline for the whole exchange: httpx's own timeouts are per read, so a server trickling
         # bytes could otherwise hold a check far beyond timeout_seconds.

@@ -29,7 +29,7 @@ class LocalProbes:
         self.clock = clock
         self.location = location
         self.refresh_seconds = refresh_seconds
-        self.scheduler = ProbeScheduler(location, self._store, concurrency=concurrency, now=clock.now)
+        self.scheduler = ProbeScheduler(location, self._store, concurrency=concurrency, clock=clock)
 
     async def _store(self, results: list[ProbeResult]) -> None:
         def write() -> None:
@@ -47,7 +47,7 @@ class LocalProbes:
         runner = asyncio.create_task(self.scheduler.run())
         try:
             while True:
-                await asyncio.sleep(self.refresh_seconds)
+                await self.clock.sleep(self.refresh_seconds)
                 try:
                     await asyncio.to_thread(self._load)
                 except Exception:

@@ -6,26 +6,27 @@ probe at the same moments (the grid is laid on the UTC epoch). One heap of next-
 drive them all; a probe still running at its next tick skips that tick; a semaphore bounds how many
 checks are in flight. Results collect in memory and go to `sink` every `flush_seconds` or 200 results;
 a sink that fails gets the same results again later, so none are dropped while the process lives.
+
+Every time it reads or waits on (the grid, the timer, the flush interval, lateness) is the given Clock's,
+so a test on a FakeClock steps the scheduler tick by tick.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import heapq
 import itertools
 import logging
 import math
 import statistics
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
+from downradar.core.clock import Clock, SystemClock, wait_until_set
 from downradar.core.model import ProbeResult
 from downradar.probes.checks import make_probe_client, run_check
 from downradar.probes.spec import ProbeSpec
@@ -34,10 +35,6 @@ log = logging.getLogger("downradar.probes")
 
 BATCH_SIZE = 200
 LATENESS_KEPT = 100_000  # recent lateness samples kept for jitter figures
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def phase_fraction(key: str) -> float:
@@ -73,17 +70,17 @@ class ProbeScheduler:
         *,
         client: httpx.AsyncClient | None = None,
         concurrency: int = 100,
-        now: Callable[[], datetime] = _utc_now,
+        clock: Clock | None = None,
         flush_seconds: float = 1.0,
     ) -> None:
         self.location = location
         self._sink = sink
         self._client = client
         self._concurrency = concurrency
-        self._now = now
+        self._clock = clock or SystemClock()
         self._flush_seconds = flush_seconds
         self._probes: dict[str, _Probe] = {}
-        self._heap: list[tuple[float, int, str, int]] = []  # (planned wall time, tie-break, key, generation)
+        self._heap: list[tuple[float, int, str, int]] = []  # (planned epoch s, tie-break, key, generation)
         self._sequence = 0
         # Generations are unique over the scheduler's life, so a probe removed and added again is not
         # also run by the heap entry it had before.
@@ -107,7 +104,7 @@ class ProbeScheduler:
         }
         for key in self._probes.keys() - wanted.keys():
             del self._probes[key]  # its heap entry turns stale; a check in flight still reports
-        wall = time.time()
+        wall = self._epoch_seconds()
         for key, spec in wanted.items():
             known = self._probes.get(key)
             if known is None:
@@ -160,10 +157,12 @@ class ProbeScheduler:
             self._batch_full.set()
             await flusher
 
+    def _epoch_seconds(self) -> float:
+        return self._clock.now().timestamp()
+
     async def _timer_loop(self, client: httpx.AsyncClient, semaphore: asyncio.Semaphore) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            wall = time.time()
+            wall = self._epoch_seconds()
             while self._heap and self._heap[0][0] <= wall:
                 planned, _, key, generation = heapq.heappop(self._heap)
                 probe = self._probes.get(key)
@@ -178,28 +177,26 @@ class ProbeScheduler:
                 self._checks.add(task)
                 task.add_done_callback(self._checks.discard)
             self._wake.clear()
-            timer = loop.call_later(self._heap[0][0] - wall, self._wake.set) if self._heap else None
-            try:
+            if self._heap:
+                await wait_until_set(self._clock, self._wake, self._heap[0][0] - wall)
+            else:
                 await self._wake.wait()
-            finally:
-                if timer is not None:
-                    timer.cancel()
 
     async def _check(
         self, key: str, probe: _Probe, planned: float, client: httpx.AsyncClient, semaphore: asyncio.Semaphore
     ) -> None:
         try:
             async with semaphore:
-                self._lateness.append(time.time() - planned)
+                self._lateness.append(self._epoch_seconds() - planned)
                 spec = probe.spec
                 try:
                     result = await run_check(
-                        spec, probe=key, location=self.location, client=client, now=self._now
+                        spec, probe=key, location=self.location, client=client, now=self._clock.now
                     )
                 except Exception as exc:  # a bug in one check must not stop the others
                     log.exception("probe %s: the check itself failed", key)
                     error = f"check crashed: {exc}"
-                    result = ProbeResult(key, self.location, self._now(), False, None, error=error)
+                    result = ProbeResult(key, self.location, self._clock.now(), False, None, error=error)
         finally:
             probe.busy = False
         self.checks_done += 1
@@ -211,10 +208,11 @@ class ProbeScheduler:
 
     async def _flush_forever(self) -> None:
         while not self._stop.is_set():
-            await _wait(self._batch_full, self._flush_seconds)
+            await wait_until_set(self._clock, self._batch_full, self._flush_seconds)
             self._batch_full.clear()
             if not await self._flush():
-                await _wait(self._stop, self._flush_seconds)  # the sink is failing: no tight retry loop
+                # The sink is failing: no tight retry loop.
+                await wait_until_set(self._clock, self._stop, self._flush_seconds)
         await self._flush()
 
     async def _flush(self) -> bool:
@@ -232,6 +230,11 @@ class ProbeScheduler:
             # Results that arrived while the sink ran were appended behind the batch, so it is still first.
             del self._pending[: len(batch)]
         return True
+
+    @property
+    def in_flight(self) -> int:
+        """Checks started and not yet finished."""
+        return len(self._checks)
 
     @property
     def pending(self) -> int:
@@ -256,10 +259,3 @@ class ProbeScheduler:
 
     def reset_jitter(self) -> None:
         self._lateness.clear()
-
-
-async def _wait(event: asyncio.Event, seconds: float) -> None:
-    """Until `event` is set or `seconds` have passed."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(seconds):
-            await event.wait()

@@ -143,7 +143,7 @@ class UpstreamPoller:
             spec = self._specs.get(service)
             if spec is None:
                 return
-            await asyncio.sleep(spec.interval_seconds)
+            await self._clock.sleep(spec.interval_seconds)
 
     def _outcome(
         self, service: str, spec: UpstreamSpec, kind: str, result: FetchResult, seen_at: datetime

@@ -244,7 +244,7 @@ async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:
             await asyncio.to_thread(_advance_once, engine, clock)
         except Exception:
             log.exception("maintenance tick failed; retrying")
-        await asyncio.sleep(MAINTENANCE_TICK_SECONDS)
+        await clock.sleep(MAINTENANCE_TICK_SECONDS)
 
 
 async def _prune_probe_results_forever(engine: Engine, clock: Clock, keep_days: float) -> None:
@@ -256,7 +256,7 @@ async def _prune_probe_results_forever(engine: Engine, clock: Clock, keep_days: 
                 log.info("deleted %d probe results older than %g days", removed, keep_days)
         except Exception:
             log.exception("pruning probe results failed; retrying")
-        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+        await clock.sleep(PRUNE_EVERY_SECONDS)
 
 
 def _prune_once(engine: Engine, before: datetime) -> int:

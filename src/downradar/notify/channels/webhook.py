@@ -11,11 +11,11 @@ import asyncio
 import hashlib
 import hmac
 import ssl
-import time
 
 import certifi
 import httpx
 
+from downradar.core.clock import Clock, SystemClock
 from downradar.notify.channels import Failed
 from downradar.notify.recipients import Recipient
 from downradar.notify.render import Notification
@@ -50,8 +50,12 @@ class WebhookChannel:
     bench/README.md "Notification fan-out").
     """
 
-    def __init__(self, *, allow: AllowList, timeout: float, concurrency: int) -> None:
+    def __init__(
+        self, *, allow: AllowList, timeout: float, concurrency: int, wall: Clock | None = None
+    ) -> None:
         self.allow = allow
+        # Real time, whatever clock the server runs on (see send); a test may pass a FakeClock.
+        self.wall = wall or SystemClock()
         self.timeout = timeout
         self.concurrency = concurrency
         # Made once: building a TLS context (loading the CA bundle) costs more than a local send.
@@ -95,7 +99,7 @@ class WebhookChannel:
         body = notification.webhook_body()
         # The signed timestamp is real Unix time, whatever clock the server runs on: receivers compare it
         # with their own clock to refuse replays.
-        signed = headers(notification.id, recipient.secret, int(time.time()), body)
+        signed = headers(notification.id, recipient.secret, int(self.wall.now().timestamp()), body)
         client = await self._take()
         try:
             response = await client.post(recipient.address, content=body, headers=signed)

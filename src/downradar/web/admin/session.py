@@ -3,7 +3,8 @@
 The cookie is `<session id>.<csrf token>.<expiry>.<signature>`; the signature is an HMAC-SHA256 whose
 key is derived from the server's secret *and* the admin token, so rotating the token signs everyone
 out. Nothing is stored per session except the ids signed out early (logout), kept until they expire.
-Expiry uses the wall clock, not the runtime's clock: a replay's fixed clock must not keep sessions alive.
+Expiry is on real time (a SystemClock, not the runtime's clock): a replay's fixed clock or the demo's
+fast one must not keep sessions alive, nor end them in minutes. Tests may pass a FakeClock as `wall`.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 
 from fastapi import Request, Response
 
+from downradar.core.clock import Clock, SystemClock
 from downradar.web.runtime import Runtime, runtime
 
 COOKIE = "downradar_admin"
 LIFETIME_SECONDS = 8 * 3600
 COOKIE_PATH = "/admin"
+REAL_TIME = SystemClock()
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,14 @@ class AdminSession:
 class SignedOut:
     """Session ids signed out before their expiry (one set per application)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wall: Clock = REAL_TIME) -> None:
+        self._wall = wall
         self._until: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def add(self, session: AdminSession) -> None:
         with self._lock:
-            now = int(time.time())
+            now = int(self._wall.now().timestamp())
             self._until = {sid: t for sid, t in self._until.items() if t > now}
             self._until[session.session_id] = session.expires_at
 
@@ -58,11 +61,11 @@ def _sign(rt: Runtime, payload: str) -> str:
     return hmac.new(_key(rt), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def new_session() -> AdminSession:
+def new_session(wall: Clock = REAL_TIME) -> AdminSession:
     return AdminSession(
         session_id=secrets.token_urlsafe(24),
         csrf_token=secrets.token_urlsafe(24),
-        expires_at=int(time.time()) + LIFETIME_SECONDS,
+        expires_at=int(wall.now().timestamp()) + LIFETIME_SECONDS,
     )
 
 
@@ -71,7 +74,7 @@ def encode(rt: Runtime, session: AdminSession) -> str:
     return f"{payload}.{_sign(rt, payload)}"
 
 
-def decode(rt: Runtime, value: str) -> AdminSession | None:
+def decode(rt: Runtime, value: str, wall: Clock = REAL_TIME) -> AdminSession | None:
     """The session a cookie value holds, or None if it is forged, malformed or expired."""
     payload, _, signature = value.rpartition(".")
     if not hmac.compare_digest(_sign(rt, payload).encode(), signature.encode()):
@@ -80,7 +83,7 @@ def decode(rt: Runtime, value: str) -> AdminSession | None:
     if len(parts) != 3:
         return None
     session_id, csrf_token, expires = parts
-    if not (session_id and csrf_token and expires.isdigit()) or int(expires) <= time.time():
+    if not (session_id and csrf_token and expires.isdigit()) or int(expires) <= wall.now().timestamp():
         return None
     return AdminSession(session_id, csrf_token, int(expires))
 
