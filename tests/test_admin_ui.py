@@ -12,10 +12,12 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from downradar import incidents as lifecycle
 from downradar.incidents import Evidence
@@ -339,6 +341,48 @@ def test_alert_route_timings_are_set_checked_and_listed(server: LiveServer, admi
     assert '<td class="route-repeat-interval">never (default)</td>' in row
     for route in (paced, default):
         submit(admin, "/admin/alert-routes", f"/admin/alert-routes/{route['id']}/remove", {})
+
+
+HOOK_FORM = {"name": "Hook", "url": "http://127.0.0.1:9/hook", "secret": "", "enabled": "1"}
+# A form and its JSON API endpoint validate the same model: a bad value (as the form would send it), the
+# form's page and path, the form's control prefix, the API path and the rest of a valid API body.
+SAME_REFUSALS = {
+    "maintenance-time": (
+        ("scheduled_for", "next tuesday"),
+        ("/admin/maintenance/new", "/admin/maintenance", "maintenance"),
+        {"service": "github", "name": "Upgrade", "message": "Short pauses.", "auto_transition": "1",
+         "scheduled_until": "2030-01-01T12:00"},
+        ("/api/v1/maintenances", {"service": "github", "name": "Upgrade", "message": "Short pauses.",
+                                  "scheduled_until": "2030-01-01T12:00:00Z"}),
+    ),
+    "route-timing": (
+        ("group_wait_seconds", "soon"),
+        ("/admin/alert-routes", "/admin/alert-routes", "route"),
+        {**HOOK_FORM, "channel": "webhook"},
+        ("/api/v1/alert-routes", {"name": "Hook", "url": "http://127.0.0.1:9/hook"}),
+    ),
+    "route-channel": (
+        ("channel", "carrier-pigeon"),
+        ("/admin/alert-routes", "/admin/alert-routes", "route"),
+        HOOK_FORM,
+        ("/api/v1/alert-routes", {"name": "Hook", "url": "http://127.0.0.1:9/hook"}),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SAME_REFUSALS.values(), ids=SAME_REFUSALS.keys())
+def test_a_form_and_the_api_refuse_the_same_value_naming_the_same_field(
+    server: LiveServer, admin: httpx.Client, case: tuple[Any, ...]
+) -> None:
+    (field, value), (page, action, prefix), form, (api_path, api_body) = case
+    answer = httpx.post(f"{server.base_url}{api_path}", json={**api_body, field: value}, headers=server.admin)
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert error["field"] == field
+    shown = submit(admin, page, action, {**form, field: value})
+    assert shown.status_code == 422
+    assert f'href="#{prefix}-{field}"' in shown.text
+    assert str(escape(error["message"])) in shown.text
 
 
 def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from downradar.incidents import IncidentError, NotFound
 from downradar.intake.validation import ReportError
 from downradar.notify.routes import RouteError
+from downradar.web.api.models import error_fields
 from downradar.web.pages.templating import error_page
 from downradar.web.responses import JSON
 
@@ -31,21 +32,10 @@ def error_response(
     return JSON(error_body(message, errors), status_code=status, headers=headers)
 
 
-def _request_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    out = []
-    for error in exc.errors():
-        loc = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        out.append({"field": ".".join(loc) or "body", "message": message})
-    return out
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSON:
-        errors = _request_errors(exc)
+        errors = error_fields(exc.errors())
         return error_response(422, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
 
     @app.exception_handler(ReportError)

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from downradar import incidents as lifecycle
 from downradar.incidents import IncidentError, NotFound
@@ -22,7 +23,8 @@ from downradar.incidents.queries import load_incidents, load_services
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
 from downradar.web.admin.incident_pages import LABELS, chosen_components, claims
 from downradar.web.admin.session import AdminSession
-from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.admin.views import done, field_errors, missing, page, refused
+from downradar.web.api.models import ComponentStatusChange, IncidentChange, error_fields
 from downradar.web.runtime import runtime
 
 router = admin_router()
@@ -72,12 +74,14 @@ def set_manual_statuses(request: Request, service_id: str, form: Posted = Depend
         with rt.engine.begin() as conn:
             now = rt.clock.now()
             for slug, status in wanted.items():
-                set_component_status(conn, (service_id, slug), status, actor=ACTOR, now=now)
+                body = ComponentStatusChange(status=status)
+                set_component_status(conn, (service_id, slug), body.status, actor=ACTOR, now=now)
     except NotFound as exc:
         return missing(request, form.session, str(exc))
-    except IncidentError as exc:
+    except (ValidationError, IncidentError) as exc:
         name = next(c.name for c in service.components if c.slug == slug)
-        context.update(field_errors(MANUAL_FORM, f"status.{slug}", exc.message, {f"status.{slug}": name}))
+        message = exc.message if isinstance(exc, IncidentError) else error_fields(exc.errors())[0]["message"]
+        context.update(field_errors(MANUAL_FORM, f"status.{slug}", message, {f"status.{slug}": name}))
         context["manual"] = {**context["manual"], **wanted}
         return page(request, form.session, "components.html", context, status_code=422)
     return done(f"/admin/services/{service_id}/components", "components-updated")
@@ -94,18 +98,19 @@ def set_components(
     prefix = f"components-{incident_id}"
     wanted = chosen_components(form, prefix, context["service"])
     try:
+        body = IncidentChange(components=wanted, message=form.get("message").strip() or None)
         with rt.engine.begin() as conn:
             lifecycle.update_incident(
                 conn,
                 incident_id,
                 actor=ACTOR,
                 now=rt.clock.now(),
-                components_status=wanted,
-                message=form.get("message").strip() or None,
+                components_status=body.components,
+                message=body.message,
             )
     except NotFound as exc:
         return missing(request, form.session, str(exc))
-    except IncidentError as exc:
-        context.update(field_errors(prefix, exc.field, exc.message, LABELS))
+    except (ValidationError, IncidentError) as exc:
+        context.update(refused(prefix, exc, LABELS))
         return page(request, form.session, "components.html", context, status_code=422)
     return done(f"/admin/services/{service_id}/components", "components-updated")

@@ -1,7 +1,8 @@
 """The incident composer and an incident's admin page: edit, update, resolve, confirm or dismiss.
 
-Every change goes through incidents/lifecycle.py, the JSON API's own path; its IncidentError comes back
-as a message next to the field it names.
+Every form is validated with the JSON API's own model (web/api/models.py) and every change goes through
+incidents/lifecycle.py, the API's own path; pydantic's errors and the lifecycle's IncidentError come back as
+messages next to the fields they name.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import Connection, select
 
 from downradar import incidents as lifecycle
@@ -21,7 +23,13 @@ from downradar.store.schema import components, incident_components
 from downradar.web.admin import suggest
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
 from downradar.web.admin.session import AdminSession
-from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.admin.views import done, missing, page, refused
+from downradar.web.api.models import (
+    IncidentChange,
+    IncidentCreate,
+    IncidentDismiss,
+    IncidentResolve,
+)
 from downradar.web.runtime import Runtime, runtime
 
 router = admin_router()
@@ -128,21 +136,23 @@ def open_incident(request: Request, form: Posted = Depends(posted)) -> Response:
         "components": wanted,
     }
     try:
+        body = IncidentCreate.model_validate({"service": service.id, **values})
         with rt.engine.begin() as conn:
             incident_id = lifecycle.open_incident(
                 conn,
-                service_id=service.id,
-                name=values["name"],
-                message=values["message"],
-                status=values["status"],
-                impact=values["impact"],
-                components_status=wanted,
+                service_id=body.service,
+                name=body.name,
+                message=body.message,
+                status=body.status,
+                impact=body.impact,
+                components_status=body.components,
+                started_at=body.started_at,
                 actor=ACTOR,
                 now=rt.clock.now(),
             )
-    except IncidentError as exc:
+    except (ValidationError, IncidentError) as exc:
         context = _composer(rt, service.id, None, values) or {}
-        context.update(field_errors("incident", exc.field, exc.message, LABELS))
+        context.update(refused("incident", exc, LABELS))
         return page(request, form.session, "composer.html", context, status_code=422)
     return done(f"/admin/incidents/{incident_id}", "incident-opened")
 
@@ -232,16 +242,17 @@ def _change(
     action: Any,
     values: dict[str, Any] | None = None,
 ) -> Response:
-    """Run one lifecycle call; on IncidentError show the incident page again with the field marked."""
+    """Run one lifecycle call (which validates its form's model first); when either refuses, show the
+    incident page again with the fields marked."""
     rt = runtime(request)
     try:
         with rt.engine.begin() as conn:
             action(conn, rt.clock.now())
     except NotFound as exc:
         return missing(request, form.session, str(exc))
-    except IncidentError as exc:
+    except (ValidationError, IncidentError) as exc:
         context = _incident_context(rt, incident_id, None, values) or {}
-        context.update(field_errors(prefix, exc.field, exc.message, LABELS))
+        context.update(refused(prefix, exc, LABELS))
         context["failed_form"] = prefix
         return page(request, form.session, "incident.html", context, status_code=422)
     return done(f"/admin/incidents/{incident_id}", notice)
@@ -265,8 +276,11 @@ def edit(request: Request, incident_id: str, form: Posted = Depends(posted)) -> 
         if not incident.is_open:
             # The page offers this form only while it is open; a closed incident's record stays as it was.
             raise IncidentError("incident", f"incident {incident_id} is {incident.status}; it is not edited")
+        body = IncidentChange(name=name, impact=impact)
         try:
-            lifecycle.update_incident(conn, incident_id, actor=ACTOR, now=now, name=name, impact=impact)
+            lifecycle.update_incident(
+                conn, incident_id, actor=ACTOR, now=now, name=body.name, impact=body.impact
+            )
         except IncidentError as exc:
             if exc.field != "body":
                 raise
@@ -281,23 +295,24 @@ def edit(request: Request, incident_id: str, form: Posted = Depends(posted)) -> 
 def post_update(request: Request, incident_id: str, form: Posted = Depends(posted)) -> Response:
     rt = runtime(request)
     loaded = _incident(rt, incident_id)
-    if loaded is None or loaded[1] is None:
+    if loaded is None or (service := loaded[1]) is None:
         return missing(request, form.session, f"There is no incident “{incident_id}”.")
-    _, service, current, _ = loaded
+    _, _, current, _ = loaded
     wanted = chosen_components(form, "update-components", service)
     status = form.get("status") or None
     message = form.get("message").strip() or None
     values = {"status": status or "", "message": message or "", "components": wanted}
 
     def action(conn: Connection, now: Any) -> None:
+        body = IncidentChange(status=status, message=message, components=wanted)
         lifecycle.update_incident(
             conn,
             incident_id,
             actor=ACTOR,
             now=now,
-            status=status,
-            message=message,
-            components_status=wanted if wanted != current else None,
+            status=body.status,
+            message=body.message,
+            components_status=body.components if body.components != current else None,
         )
 
     return _change(request, form, incident_id, "update", "incident-updated", action, values)
@@ -308,7 +323,8 @@ def resolve(request: Request, incident_id: str, form: Posted = Depends(posted)) 
     message = form.get("message").strip() or None
 
     def action(conn: Connection, now: Any) -> None:
-        lifecycle.resolve_incident(conn, incident_id, actor=ACTOR, now=now, message=message)
+        body = IncidentResolve(message=message)
+        lifecycle.resolve_incident(conn, incident_id, actor=ACTOR, now=now, message=body.message)
 
     return _change(request, form, incident_id, "resolve", "incident-resolved", action)
 
@@ -326,8 +342,9 @@ def dismiss(request: Request, incident_id: str, form: Posted = Depends(posted)) 
     reason = form.get("reason")
 
     def action(conn: Connection, now: Any) -> None:
+        body = IncidentDismiss.model_validate({"reason": reason})
         try:
-            lifecycle.dismiss_incident(conn, incident_id, actor=ACTOR, now=now, reason=reason)
+            lifecycle.dismiss_incident(conn, incident_id, actor=ACTOR, now=now, reason=body.reason)
         except IncidentError as exc:
             # The reason becomes the update's message, so the lifecycle names it "message".
             raise IncidentError("reason", exc.message) if exc.field == "message" else exc from None

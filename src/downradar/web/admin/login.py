@@ -50,9 +50,9 @@ async def login(request: Request) -> Response:
     address = client_address(request)
     wait = failures.retry_after(address)
     if wait is not None:
-        response = _form(request, next_path, f"Too many sign-in attempts. Try again in {wait} seconds.", 429)
-        response.headers["Retry-After"] = str(wait)
-        return response
+        refused = _form(request, next_path, f"Too many sign-in attempts. Try again in {wait} seconds.", 429)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     given = str(form.get("token") or "").strip()
     if not given or not hmac.compare_digest(given.encode(), runtime(request).admin_token.encode()):
         failures.add(address)

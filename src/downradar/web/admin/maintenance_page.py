@@ -1,4 +1,8 @@
-"""Scheduling maintenance: a window (in the page's time zone), the components it covers, a message."""
+"""Scheduling maintenance: a window (in the page's time zone), the components it covers, a message.
+
+The form is validated with the JSON API's MaintenanceCreate; only its times are read first, in the page's
+time zone (a datetime-local control has none), and what is not a time goes on to be refused by the model.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from downradar import incidents as lifecycle
 from downradar.incidents import IncidentError
 from downradar.incidents.queries import load_services
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
 from downradar.web.admin.session import AdminSession
-from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.admin.views import done, missing, page, refused
+from downradar.web.api.models import MaintenanceCreate
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.timefmt import zone
 
@@ -27,12 +33,13 @@ LABELS = {
 }
 
 
-def local_time(rt: Runtime, field: str, value: str) -> datetime:
-    """A datetime-local value ('2026-02-04T10:00') read in the page's time zone."""
+def local_time(rt: Runtime, value: str) -> datetime | str:
+    """A datetime-local value ('2026-02-04T10:00') read in the page's time zone; anything else as given,
+    for the model to refuse as the API would."""
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise IncidentError(field, "give a date and time, like 2026-02-04T10:00") from None
+        return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(rt.catalog.page.time_zone))
     return moment
@@ -83,23 +90,32 @@ def schedule(request: Request, form: Posted = Depends(posted)) -> Response:
         "auto": bool(form.get("auto_transition")),
     }
     try:
-        start = local_time(rt, "scheduled_for", values["scheduled_for"])
-        end = local_time(rt, "scheduled_until", values["scheduled_until"])
+        body = MaintenanceCreate.model_validate(
+            {
+                "service": service.id,
+                "name": values["name"],
+                "message": values["message"],
+                "scheduled_for": local_time(rt, form.get("scheduled_for")),
+                "scheduled_until": local_time(rt, form.get("scheduled_until")),
+                "components": slugs,
+                "auto_transition": values["auto"],
+            }
+        )
         with rt.engine.begin() as conn:
             maintenance_id = lifecycle.schedule_maintenance(
                 conn,
-                service_id=service.id,
-                name=values["name"],
-                message=values["message"],
-                scheduled_for=start,
-                scheduled_until=end,
-                component_slugs=slugs,
-                auto_transition=values["auto"],
+                service_id=body.service,
+                name=body.name,
+                message=body.message,
+                scheduled_for=body.scheduled_for,
+                scheduled_until=body.scheduled_until,
+                component_slugs=body.components,
+                auto_transition=body.auto_transition,
                 actor=ACTOR,
                 now=rt.clock.now(),
             )
-    except IncidentError as exc:
+    except (ValidationError, IncidentError) as exc:
         context["form"].update(values)
-        context.update(field_errors("maintenance", exc.field, exc.message, LABELS))
+        context.update(refused("maintenance", exc, LABELS))
         return page(request, form.session, "maintenance.html", context, status_code=422)
     return done(f"/admin/incidents/{maintenance_id}", "maintenance-scheduled")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 
 from downradar.incidents import NotFound
 from downradar.incidents.queries import load_services
@@ -21,7 +22,8 @@ from downradar.notify.routes import RouteError
 from downradar.notify.targets import AllowList
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
 from downradar.web.admin.session import AdminSession
-from downradar.web.admin.views import done, field_errors, missing, page
+from downradar.web.admin.views import done, missing, page, refused
+from downradar.web.api.models import RouteCreate
 from downradar.web.runtime import Runtime, runtime
 
 router = admin_router()
@@ -109,16 +111,6 @@ def route_list(request: Request, session: AdminSession = Depends(signed_in)) -> 
     return page(request, session, "alert_routes.html", _routes_context(runtime(request)))
 
 
-def _seconds(form: Posted, field: str) -> float | None:
-    value = form.get(field).strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise RouteError(field, "give a number of seconds") from None
-
-
 @router.post("/alert-routes", response_class=HTMLResponse)
 def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
     rt = runtime(request)
@@ -134,27 +126,30 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
     given_secret = form.get("secret").strip() or None
     secret = given_secret or (routes.generate_secret() if channel == "webhook" else None)
     try:
-        timings = {field: _seconds(form, field) for field in TIMINGS}
+        # An empty timing is one not given: the server's default.
+        body = RouteCreate.model_validate(
+            {**values, "secret": secret, **{f: values[f] or None for f in TIMINGS}}
+        )
         with rt.engine.begin() as conn:
             created = routes.create_route(
                 conn,
-                name=values["name"],
-                url=values["url"],
-                secret=secret,
-                services_=values["services"],
-                enabled=values["enabled"],
-                channel=channel,
-                group_wait_seconds=timings["group_wait_seconds"],
-                group_interval_seconds=timings["group_interval_seconds"],
-                repeat_interval_seconds=timings["repeat_interval_seconds"],
+                name=body.name,
+                url=body.url,
+                secret=body.secret,
+                services_=body.services,
+                enabled=body.enabled,
+                channel=body.channel,
+                group_wait_seconds=body.group_wait_seconds,
+                group_interval_seconds=body.group_interval_seconds,
+                repeat_interval_seconds=body.repeat_interval_seconds,
                 allow=AllowList.parse(rt.settings.allow_targets),
                 actor=ACTOR,
                 now=rt.clock.now(),
             )
-    except RouteError as exc:
+    except (ValidationError, RouteError) as exc:
         # Never echo a secret back into the form, even a rejected one.
         context = _routes_context(rt, values)
-        context.update(field_errors("route", exc.field, exc.message, ROUTE_LABELS))
+        context.update(refused("route", exc, ROUTE_LABELS))
         return page(request, form.session, "alert_routes.html", context, status_code=422)
     context = _routes_context(rt)
     context["created"] = created

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from downradar.core.model import COMPONENT_STATUSES, INCIDENT_FLOW, INCIDENT_IMPACTS
+from downradar.incidents import IncidentError
+from downradar.notify.routes import RouteError
 from downradar.web.admin import csrf
 from downradar.web.admin.headers import ADMIN_CSP, NO_STORE
 from downradar.web.admin.session import AdminSession
+from downradar.web.api.models import error_fields
 from downradar.web.pages.templating import render
 
 NAV = (
@@ -40,6 +45,8 @@ NOTICES = {
     "comment-shown": "The comment is shown on the public page again.",
 }
 HEADERS = {**NO_STORE, "Content-Security-Policy": ADMIN_CSP}
+# What refuses a form: its model (the JSON API's), or the domain code the API calls too.
+Refusal = ValidationError | IncidentError | RouteError
 
 
 def page(
@@ -50,7 +57,7 @@ def page(
     status_code: int = 200,
 ) -> HTMLResponse:
     notice = NOTICES.get(request.query_params.get("done", ""))
-    base = {
+    base: dict[str, Any] = {
         "refresh_seconds": None,  # a reload would throw away what the operator is typing
         "csrf_field": csrf.FIELD,
         "csrf_token": session.csrf_token if session else "",
@@ -81,14 +88,29 @@ def missing(request: Request, session: AdminSession | None, message: str) -> HTM
     return page(request, session, "missing.html", {"message": message}, status_code=404)
 
 
-def field_errors(prefix: str, field: str, message: str, labels: dict[str, str]) -> dict[str, Any]:
-    """The context that marks one field wrong and lists the error above the form, linked to the field.
+def field_errors(prefix: str, field: str, message: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The context that marks one field wrong and lists the error above the form, linked to the field."""
+    return marked(prefix, [{"field": field, "message": message}], labels)
+
+
+def refused(prefix: str, exc: Refusal, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The context for a form refused by its model (pydantic's errors, as the JSON API reports them) or by
+    the domain (IncidentError, RouteError: one field)."""
+    if isinstance(exc, ValidationError):
+        return marked(prefix, error_fields(exc.errors()), labels)
+    return field_errors(prefix, exc.field, exc.message, labels)
+
+
+def marked(prefix: str, problems: Sequence[Mapping[str, str]], labels: Mapping[str, str]) -> dict[str, Any]:
+    """The context that marks each named field wrong and lists the errors above the form, linked to them.
 
     A field `components.login` of form `incident` is the control `#incident-components-login`.
     """
-    label = labels.get(field, labels.get(field.split(".")[0], field))
-    target = f"{prefix}-{field.replace('.', '-')}"
-    return {
-        "errors": {field: message},
-        "error_summary": [{"target": target, "label": label, "message": message}],
-    }
+    errors: dict[str, str] = {}
+    summary = []
+    for problem in problems:
+        field, message = problem["field"], problem["message"]
+        errors.setdefault(field, message)
+        label = labels.get(field, labels.get(field.split(".")[0], field))
+        summary.append({"target": f"{prefix}-{field.replace('.', '-')}", "label": label, "message": message})
+    return {"errors": errors, "error_summary": summary}

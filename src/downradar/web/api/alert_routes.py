@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from downradar.notify import routes
 from downradar.notify.targets import AllowList
 from downradar.web.api.auth import require_admin
+from downradar.web.api.models import RouteCreate
 from downradar.web.responses import JSON
 from downradar.web.runtime import runtime
 
 router = APIRouter(
     prefix="/api/v1/alert-routes", tags=["alert routes"], dependencies=[Depends(require_admin)]
 )
-
-
-class RouteCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    channel: Literal["webhook", "apprise"] = Field(
-        default="webhook", description="webhook: signed JSON POSTs; apprise: any Apprise URL"
-    )
-    url: str = Field(
-        description="webhook: an http(s) URL reaching a public address; apprise: an Apprise URL "
-        "(slack://…, pagerduty://…, ntfys://…); shown redacted afterwards"
-    )
-    secret: str | None = Field(
-        default=None, description="webhook only: HMAC-SHA256 signing key, 16 to 200 characters; never shown"
-    )
-    services: list[str] = Field(default_factory=list, description="service ids; empty for every service")
-    enabled: bool = True
-    group_wait_seconds: float | None = Field(default=None, description="default DOWNRADAR_GROUP_WAIT_SECONDS")
-    group_interval_seconds: float | None = Field(
-        default=None, description="default DOWNRADAR_GROUP_INTERVAL_SECONDS"
-    )
-    repeat_interval_seconds: float | None = Field(
-        default=None, description="remind of open incidents this often; 0 never; default the server's"
-    )
 
 
 @router.post("", status_code=201, summary="Add an alert route")

@@ -6,69 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from downradar import incidents as lifecycle
-from downradar.core.model import Impact, IncidentStatus
 from downradar.incidents import NotFound, audit
 from downradar.incidents.claims import component_claims
 from downradar.incidents.lifecycle import set_component_status
 from downradar.incidents.queries import load_incidents, load_services
 from downradar.web.api.auth import require_admin
+from downradar.web.api.models import (
+    ComponentStatusChange,
+    IncidentChange,
+    IncidentCreate,
+    IncidentDismiss,
+    IncidentResolve,
+    IncidentUpdatePost,
+    MaintenanceCreate,
+)
 from downradar.web.api.statuspage_json import StatuspageFormatter
 from downradar.web.responses import JSON
 from downradar.web.runtime import Runtime, runtime
 from downradar.web.timefmt import iso
 
 router = APIRouter(prefix="/api/v1", tags=["admin"], dependencies=[Depends(require_admin)])
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class IncidentCreate(_Body):
-    service: str
-    name: str
-    message: str
-    status: str = IncidentStatus.investigating.value
-    impact: str = Impact.minor.value
-    components: dict[str, str] = Field(default_factory=dict, description="component slug → component status")
-    started_at: AwareDatetime | None = None
-
-
-class IncidentChange(_Body):
-    name: str | None = None
-    status: str | None = None
-    impact: str | None = None
-    message: str | None = None
-    components: dict[str, str] | None = None
-
-
-class IncidentUpdatePost(_Body):
-    message: str
-    status: str | None = None
-    components: dict[str, str] | None = None
-
-
-class IncidentResolve(_Body):
-    message: str | None = None
-
-
-class MaintenanceCreate(_Body):
-    service: str
-    name: str
-    message: str
-    scheduled_for: AwareDatetime
-    scheduled_until: AwareDatetime
-    components: list[str] = Field(default_factory=list, description="component slugs under maintenance")
-    auto_transition: bool = True
-
-
-class ComponentStatusChange(_Body):
-    status: str | None = Field(
-        description="a component status; 'operational' or null removes the status set by hand"
-    )
 
 
 def incident_json(rt: Runtime, incident_id: str) -> dict[str, Any]:
@@ -166,10 +125,6 @@ def resolve(request: Request, incident_id: str, body: IncidentResolve | None = N
             conn, incident_id, actor="admin", now=rt.clock.now(), message=body.message if body else None
         )
     return JSON(incident_json(rt, incident_id))
-
-
-class IncidentDismiss(_Body):
-    reason: str = Field(min_length=1, max_length=2000, description="Why the detected incident is not real")
 
 
 @router.post("/incidents/{incident_id}/confirm", summary="Confirm a detected incident (operators take over)")
