@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -36,7 +36,10 @@ def fail(message: str) -> NoReturn:
 
 def settings_for(db: str | None = None, catalog: Path | None = None, **more: object) -> Settings:
     """Settings from the environment, with the options given on the command line on top."""
-    overrides = {k: v for k, v in {"db": db, "catalog": catalog, **more}.items() if v is not None}
+    # Any: the options are of many types, and Settings validates each against its field.
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"db": db, "catalog": catalog, **more}.items() if v is not None
+    }
     return Settings(**overrides)
 
 

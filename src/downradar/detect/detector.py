@@ -54,7 +54,7 @@ from downradar.detect.results import (
     epoch_minute,
     minute_datetime,
 )
-from downradar.detect.series import DIMENSIONS, SeriesIndex, SeriesKey, grown
+from downradar.detect.series import DIMENSIONS, Scalar, SeriesIndex, SeriesKey, grown
 
 _UNSEEN = -1
 
@@ -124,7 +124,7 @@ class Detector:
         self._triggers: dict[int, tuple[int, int]] = {}  # open incident -> (series row, window)
         self._tallies: dict[int, _Tally] = {}
         self._model: _Model | None = None
-        self._steady: tuple[_Model, tuple[NDArray[np.float32], ...]] | None = None
+        self._steady: tuple[_Model, tuple[NDArray[np.floating], ...]] | None = None
         self._unseen = False  # services registered but not yet observed
         self._minute: int | None = None
 
@@ -155,7 +155,7 @@ class Detector:
     @property
     def nbytes(self) -> int:
         """Bytes held in numpy arrays (state and refreshed expectations), registry dict not included."""
-        arrays = [
+        arrays: list[NDArray[np.generic]] = [
             self._ring, self._sums, self._before, self._posterior, self._moments,
             self._profiles.ratio, self._profiles.visits, self._first_seen, self._reports, self._frozen_for,
             self._states.active, self._states.quiet, self._states.opened_at,
@@ -405,7 +405,7 @@ class Detector:
             model = self._model = self._build_model(t)
         return model
 
-    def _steady_expectations(self, model: _Model) -> tuple[NDArray[np.float32], ...]:
+    def _steady_expectations(self, model: _Model) -> tuple[NDArray[np.floating], ...]:
         """Window expectations (and their bars) once every window lies within the current hour."""
         if self._steady is None or self._steady[0] is not model:
             expected = self._windows[:, None].astype(np.float32) * model.rate[0]
@@ -418,7 +418,8 @@ class Detector:
         cfg = self.config
         tot = self._index.total_row[: self._index.n_services]
         a, b = self._posterior[:, tot]
-        return (a + cfg.level_prior_counts) / (b + cfg.level_prior_minutes)
+        level: NDArray[np.float64] = (a + cfg.level_prior_counts) / (b + cfg.level_prior_minutes)
+        return level
 
     def _shape_terms(
         self, rows: slice | NDArray[np.integer], evidence: NDArray[np.float64]
@@ -509,8 +510,8 @@ class Detector:
 
     def _findings(self, tick: _Tick, tr: Transitions, evidence: NDArray[np.float64]) -> list[Finding]:
         out: list[Finding] = []
-        for service in np.flatnonzero(tr.opened | tr.ongoing | tr.recovering | tr.closed):
-            service = int(service)
+        for row in np.flatnonzero(tr.opened | tr.ongoing | tr.recovering | tr.closed):
+            service = int(row)
             if tr.opened[service]:
                 state: State = "opened"
             elif tr.ongoing[service]:
@@ -601,13 +602,13 @@ class Detector:
 
 
 def _bars(
-    expected: NDArray[np.float64], r: NDArray[np.float64], sds: float, min_ratio: float
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    expected: NDArray[np.floating], r: NDArray[np.floating], sds: float, min_ratio: float
+) -> tuple[NDArray[np.floating], NDArray[np.floating]]:
     """Counts worth a tail computation (above mean + `sds` sd) and counts large enough to open (ratio)."""
     return expected + sds * np.sqrt(expected + expected**2 / r), min_ratio * expected
 
 
-def _widened(array: NDArray[np.generic], columns: int) -> NDArray[np.generic]:
+def _widened(array: NDArray[Scalar], columns: int) -> NDArray[Scalar]:
     """A 2-D array with its second axis extended (zeros) to `columns`."""
     out = np.zeros((array.shape[0], columns), dtype=array.dtype)
     out[:, : array.shape[1]] = array

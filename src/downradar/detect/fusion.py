@@ -216,7 +216,7 @@ class Fusion:
             levels.append(1 if len(down) == len(verdicts) else 0)  # every probe of the service: major
         if official is not None:
             indicator = official.indicator if official.indicator in _LEVELS else "minor"
-            levels.append(_LEVELS.index(indicator))  # type: ignore[arg-type]
+            levels.append(_LEVELS.index(indicator))
         if not levels:
             return "minor"
         level = max(levels)

@@ -31,7 +31,7 @@ class Share:
 
 def rank(
     values: Sequence[str],
-    observed: NDArray[np.integer],
+    observed: NDArray[np.number],  # whole counts, possibly summed as floats
     expected: NDArray[np.floating],
     scores: NDArray[np.floating],
     top: int,

@@ -134,7 +134,7 @@ class ProbeTracker:
         down = sorted(location for location, state in fresh.items() if state.down)
         needed = rule.needed(len(fresh))
         agree = bool(fresh) and len(down) >= needed
-        since = min((fresh[d].down_since for d in down if fresh[d].down_since), default=None)
+        since = min((s for d in down if (s := fresh[d].down_since) is not None), default=None)
         errors = [fresh[d].last_error for d in down if fresh[d].last_error]
         return ProbeVerdict(
             probe=probe,

@@ -8,7 +8,7 @@ quantity is a numpy array indexed by row, and one tick processes all series at o
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,9 @@ from numpy.typing import NDArray
 Dimension = Literal["service", "component", "region", "symptom"]
 DIMENSIONS: tuple[Dimension, ...] = ("service", "component", "region", "symptom")
 CHILD_DIMENSIONS: tuple[Dimension, ...] = DIMENSIONS[1:]
+
+# The element type an array keeps through `grown` and the detector's `_widened`.
+Scalar = TypeVar("Scalar", bound=np.generic)
 
 
 class SeriesKey(NamedTuple):
@@ -37,7 +40,7 @@ class SeriesKey(NamedTuple):
         return self.service if self.is_total else f"{self.service} {self.dimension}={self.value}"
 
 
-def grown(array: NDArray[np.generic], rows: int, fill: float = 0) -> NDArray[np.generic]:
+def grown(array: NDArray[Scalar], rows: int, fill: float = 0) -> NDArray[Scalar]:
     """`array` with its first axis extended to `rows` (amortised doubling is the caller's job)."""
     if array.shape[0] >= rows:
         return array

@@ -58,19 +58,22 @@ def log_sf(x: ArrayLike, mu: ArrayLike, r: ArrayLike) -> NDArray[np.float64]:
     return out
 
 
-def _log_far_tail(x: NDArray[np.float64], mu: NDArray[np.float64], r: NDArray[np.float64]) -> NDArray:
+def _log_far_tail(
+    x: NDArray[np.float64], mu: NDArray[np.float64], r: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """log pmf(x) - log(1 - rho): the geometric bound on a tail too thin for the special functions."""
     poisson = ~np.isfinite(r)
     rs = np.where(poisson, 1.0, r)  # placeholder shape where Poisson, so the NB terms stay finite
     q = mu / (rs + mu)
-    nb_logpmf = (
+    # scipy.special carries no types: the annotations say what its ufuncs return here.
+    nb_logpmf: NDArray[np.float64] = (
         special.gammaln(x + rs)
         - special.gammaln(rs)
         - special.gammaln(x + 1.0)
         - rs * np.log1p(mu / rs)
         + x * np.log(q)
     )
-    poisson_logpmf = x * np.log(mu) - mu - special.gammaln(x + 1.0)
+    poisson_logpmf: NDArray[np.float64] = x * np.log(mu) - mu - special.gammaln(x + 1.0)
     # For r < 1 the ratio of consecutive terms grows towards q further out; q bounds it, so take the larger.
     nb_ratio = np.maximum((x + rs) / (x + 1.0) * q, np.where(rs < 1.0, q, 0.0))
     logpmf = np.where(poisson, poisson_logpmf, nb_logpmf)

@@ -173,7 +173,7 @@ class LiveDetection:
         by_minute: dict[int, list[MinuteRow]] = defaultdict(list)
         with self.engine.connect() as conn:
             for minute, *row in conn.execute(query):
-                by_minute[epoch_minute(minute)].append(tuple(row))  # type: ignore[arg-type]
+                by_minute[epoch_minute(minute)].append(tuple(row))
         return by_minute
 
     def baseline(self, service: str, start: datetime, minutes: int) -> Expectation | None:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import compress
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import orjson
@@ -459,7 +459,7 @@ class Replay:
         waiting = self._cell_keys
         missing: dict[SeriesKey, None] = {}
         resolved: list[int] = []
-        resolved_rows: list[list[int | None]] = []
+        resolved_rows: list[list[int]] = []
         for c in cell_ids:
             keys = waiting.pop(c, None) or series_keys(*cells[c])
             rows = list(map(rows_of.get, keys))
@@ -469,7 +469,7 @@ class Replay:
             else:
                 rows += _NO_ROWS[len(rows) :]
                 resolved.append(c)
-                resolved_rows.append(rows)
+                resolved_rows.append(cast("list[int]", rows))  # no None: checked above
         if resolved:  # one numpy write for all of them
             self._cell_rows[resolved] = resolved_rows
             self._has_rows[resolved] = True

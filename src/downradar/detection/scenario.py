@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from downradar.detect.series import CHILD_DIMENSIONS, SeriesKey
+from downradar.detect.series import CHILD_DIMENSIONS, Dimension, SeriesKey
 from downradar.intake.counting import DEDUP_WINDOW, judge
 
 Report = dict[str, Any]
@@ -233,7 +233,7 @@ class Scenario:
         names = [s.service for s in self.services]
         if len(set(names)) != len(names):
             raise ValueError("service names must be unique")
-        unknown = {x.service for x in (*self.episodes, *self.floods)} - set(names)
+        unknown = ({e.service for e in self.episodes} | {f.service for f in self.floods}) - set(names)
         if unknown:
             raise ValueError(f"episodes or floods for unknown services: {sorted(unknown)}")
 
@@ -288,7 +288,7 @@ class _Draw:
 
     service: str
     totals: NDArray[np.int64]  # (minutes,)
-    split: dict[str, tuple[tuple[str, ...], NDArray[np.int64]]]  # dimension -> (values, (minutes, k))
+    split: dict[Dimension, tuple[tuple[str, ...], NDArray[np.int64]]]  # dimension -> (values, (minutes, k))
 
 
 def _draws(scenario: Scenario) -> list[_Draw]:
@@ -303,7 +303,7 @@ def _draws(scenario: Scenario) -> list[_Draw]:
                 sources.append((episode.extra(minutes), episode.mix or spec.mix))
         for rate, mix in sources:
             totals = rng.poisson(rate).astype(np.int64)
-            split: dict[str, tuple[tuple[str, ...], NDArray[np.int64]]] = {}
+            split: dict[Dimension, tuple[tuple[str, ...], NDArray[np.int64]]] = {}
             for dimension in CHILD_DIMENSIONS:
                 shares = _normalised(mix.of(dimension))
                 if shares:
@@ -380,12 +380,12 @@ def report_stream(scenario: Scenario) -> Iterator[Report]:
                     f"c{scenario.seed}-{serial:09d}",
                 )
                 batch.append((minute_start + int(seconds[k]), serial, report))
-        for f, report in enumerate(pending):
-            while report is not None and _seconds(report["ts"]) < minute_start + 60:
-                if _seconds(report["ts"]) >= minute_start:
-                    batch.append((_seconds(report["ts"]), -f - 1, report))
-                report = next(floods[f], None)
-            pending[f] = report
+        for f, flooded in enumerate(pending):
+            while flooded is not None and _seconds(flooded["ts"]) < minute_start + 60:
+                if _seconds(flooded["ts"]) >= minute_start:
+                    batch.append((_seconds(flooded["ts"]), -f - 1, flooded))
+                flooded = next(floods[f], None)
+            pending[f] = flooded
         batch.sort(key=lambda item: (item[0], item[1]))
         for _, _, report in batch:
             yield report

@@ -37,7 +37,9 @@ def record(
     )
 
 
-def entries(conn: Connection, *, entity: str | None = None, entity_id: str | None = None, limit: int = 100):
+def entries(
+    conn: Connection, *, entity: str | None = None, entity_id: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
     if entity is not None:
         query = query.where(audit_log.c.entity == entity)

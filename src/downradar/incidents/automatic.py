@@ -364,12 +364,16 @@ class AutomaticIncidents:
     @staticmethod
     def _last_update(conn: Connection, incident_id: str) -> datetime:
         query = select(incident_updates.c.created_at).where(incident_updates.c.incident_id == incident_id)
-        return conn.execute(query.order_by(incident_updates.c.created_at.desc()).limit(1)).scalar_one()
+        created: datetime = conn.execute(
+            query.order_by(incident_updates.c.created_at.desc()).limit(1)
+        ).scalar_one()
+        return created
 
     @staticmethod
     def _last_body(conn: Connection, incident_id: str) -> str:
         query = select(incident_updates.c.body).where(incident_updates.c.incident_id == incident_id)
-        return conn.execute(query.order_by(incident_updates.c.created_at.desc()).limit(1)).scalar_one()
+        body: str = conn.execute(query.order_by(incident_updates.c.created_at.desc()).limit(1)).scalar_one()
+        return body
 
 
 def _rank(status: str) -> int:

@@ -44,9 +44,11 @@ def component_claims(conn: Connection, component_ids: Iterable[str]) -> dict[str
             components.c.manual_status_at,
         ).where(components.c.id.in_(ids), components.c.manual_status.is_not(None))
     )
-    for row in manual:
-        claimed[row.id].append(
-            Claim(row.manual_status, "manual", actor=row.manual_status_by, at=row.manual_status_at)
+    for setting in manual:
+        claimed[setting.id].append(
+            Claim(
+                setting.manual_status, "manual", actor=setting.manual_status_by, at=setting.manual_status_at
+            )
         )
     rows = conn.execute(
         select(

@@ -60,6 +60,7 @@ def record_event(
             ts=now, type=event_type, incident_id=incident_id, service_id=service_id, record=record
         )
     )
+    assert inserted.inserted_primary_key is not None  # a single-row INSERT always reports its key
     event_id = inserted.inserted_primary_key[0]
     changes.record(conn, "incident")  # every incident change passes here: the page cache renders anew
     enqueue(

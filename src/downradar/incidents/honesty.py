@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from downradar.core.model import CLOSED_STATUSES, UpstreamState
 from downradar.incidents.lifecycle import DETECTOR
@@ -88,7 +89,7 @@ def honesty_by_service(conn: Connection, now: datetime) -> dict[str, Honesty]:
         )
         .order_by(incidents.c.created_at)
     ).all()
-    by_service: dict[str, list] = defaultdict(list)
+    by_service: dict[str, list[Row[*tuple[Any, ...]]]] = defaultdict(list)
     for row in rows:
         by_service[row.service_id].append(row)
     out: dict[str, Honesty] = {}
@@ -120,13 +121,13 @@ def honesty_by_service(conn: Connection, now: datetime) -> dict[str, Honesty]:
     return out
 
 
-def _acknowledgement(row: object, now: datetime) -> Acknowledgement:
-    detected: datetime = row.created_at  # type: ignore[attr-defined]
-    acknowledged: datetime | None = row.acknowledged_at  # type: ignore[attr-defined]
+def _acknowledgement(row: Row[*tuple[Any, ...]], now: datetime) -> Acknowledgement:
+    detected: datetime = row.created_at
+    acknowledged: datetime | None = row.acknowledged_at
     delay = None
     if acknowledged is not None:
         delay = max(0.0, (acknowledged - detected).total_seconds() / 60)
-    return Acknowledgement(row.id, detected, acknowledged, delay)  # type: ignore[attr-defined]
+    return Acknowledgement(row.id, detected, acknowledged, delay)
 
 
 def _grade(acknowledgements: tuple[Acknowledgement, ...], now: datetime) -> Grade | None:

@@ -12,9 +12,10 @@ import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, delete, func, select, update
 
 from downradar.core.model import (
     CLOSED_STATUSES,
@@ -416,11 +417,11 @@ def _require_service(conn: Connection, service_id: str) -> None:
         raise NotFound(f"unknown service {service_id!r}")
 
 
-def _require_component(conn: Connection, component: str | tuple[str, str]) -> Mapping[str, Any]:
+def _require_component(conn: Connection, component: str | tuple[str, str]) -> RowMapping:
     if isinstance(component, tuple):
         service_id, slug = component
         _require_service(conn, service_id)
-        where = (components.c.service_id == service_id) & (components.c.slug == slug)
+        where: ColumnElement[bool] = (components.c.service_id == service_id) & (components.c.slug == slug)
         unknown = f"unknown component {slug!r} of service {service_id!r}"
     else:
         where = components.c.id == component
@@ -431,7 +432,7 @@ def _require_component(conn: Connection, component: str | tuple[str, str]) -> Ma
     return row
 
 
-def _require_incident(conn: Connection, incident_id: str) -> Mapping[str, Any]:
+def _require_incident(conn: Connection, incident_id: str) -> RowMapping:
     row = conn.execute(select(incidents).where(incidents.c.id == incident_id)).mappings().first()
     if row is None:
         raise NotFound(f"unknown incident {incident_id!r}")
@@ -456,7 +457,7 @@ def _check_body(body: str) -> str:
     return body
 
 
-def _check_enum(field: str, value: str, enum: type) -> str:
+def _check_enum(field: str, value: str, enum: type[StrEnum]) -> str:
     try:
         return enum(value).value
     except ValueError:
@@ -575,7 +576,7 @@ def _add_update(
 
 
 def _default_body(status: str) -> str:
-    return {
+    bodies: dict[str, str] = {  # StrEnum keys: a status string finds its own
         IncidentStatus.investigating: "We are investigating this issue.",
         IncidentStatus.identified: "The issue has been identified and a fix is being implemented.",
         IncidentStatus.monitoring: "A fix has been implemented and we are monitoring the results.",
@@ -585,4 +586,5 @@ def _default_body(status: str) -> str:
         MaintenanceStatus.in_progress: "Scheduled maintenance is currently in progress.",
         MaintenanceStatus.verifying: "Verification is currently underway for the maintenance items.",
         MaintenanceStatus.completed: "The scheduled maintenance has been completed.",
-    }[status]
+    }
+    return bodies[status]

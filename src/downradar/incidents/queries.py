@@ -152,12 +152,12 @@ def load_incidents(
     for row in update_rows:
         updates.setdefault(row["incident_id"], []).append(UpdateView(**row))
     affected: dict[str, list[str]] = {}
-    for row in conn.execute(
+    for link in conn.execute(
         select(incident_components.c.incident_id, incident_components.c.component_id)
         .where(incident_components.c.incident_id.in_(incident_ids))
         .order_by(incident_components.c.component_id)
     ):
-        affected.setdefault(row.incident_id, []).append(row.component_id)
+        affected.setdefault(link.incident_id, []).append(link.component_id)
     return [
         IncidentView(**row, updates=updates.get(row["id"], []), component_ids=affected.get(row["id"], []))
         for row in rows

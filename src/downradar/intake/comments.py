@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, Row, Select, and_, delete, func, or_, select
 
 from downradar.incidents import NotFound, audit
 from downradar.store import changes
@@ -33,7 +34,7 @@ class Comment:
     hidden: bool
 
 
-def _query(service_id: str | None, since: datetime | None, include_hidden: bool):  # type: ignore[no-untyped-def]
+def _query(service_id: str | None, since: datetime | None, include_hidden: bool) -> Select[*tuple[Any, ...]]:
     hidden = func.coalesce(comment_moderation.c.hidden, False).label("hidden")
     query = (
         select(
@@ -62,8 +63,8 @@ def _query(service_id: str | None, since: datetime | None, include_hidden: bool)
     return query
 
 
-def _comment(row: object) -> Comment:
-    return Comment(*row)  # type: ignore[arg-type]
+def _comment(row: Row[*tuple[Any, ...]]) -> Comment:
+    return Comment(*row)
 
 
 def recent_comments(conn: Connection, service_id: str, now: datetime, limit: int = 20) -> list[Comment]:

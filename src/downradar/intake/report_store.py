@@ -19,12 +19,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from downradar.intake.counting import DEDUP_WINDOW, judge
 from downradar.store.schema import report_minutes, reports
+
+if TYPE_CHECKING:
+    import psycopg
 
 _SQLITE_LOOKUP_CHUNK = 500  # clients per lookup query: well under SQLite's bound-parameter limit
 _SQLITE_ROWS_PER_STATEMENT = 1024  # 10 columns: 10,240 parameters, under SQLite's 32,766
@@ -162,7 +166,11 @@ class ReportStore:
                             cursor, self._upsert_minutes_head, self._upsert_minutes_tail, minute_rows
                         )
                     else:
-                        cursor.execute(self._upsert_minutes_arrays, _columns(minute_rows), prepare=False)
+                        # Behind SQLAlchemy's DB-API view this is psycopg's cursor: prepare=False is its own.
+                        psycopg_cursor = cast("psycopg.Cursor[Any]", cursor)
+                        psycopg_cursor.execute(
+                            self._upsert_minutes_arrays, _columns(minute_rows), prepare=False
+                        )
             finally:
                 cursor.close()
         self._last_counted.update(counted)  # only once committed
@@ -323,7 +331,7 @@ class ReportStore:
         self._last_counted = {k: v for k, v in self._last_counted.items() if v > horizon}
 
 
-def _execute_rows(cursor: Any, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
+def _execute_rows(cursor: DBAPICursor, head: str, tail: str, rows: list[tuple[Any, ...]]) -> int:
     """`head VALUES (?, …), (?, …) … tail` over all rows, in chunks of power-of-two sizes (few distinct
     statements for the driver's cache, each under SQLite's bound-parameter limit). Returns the last
     inserted rowid."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, RowMapping, delete, select, update
 
 from downradar.core.catalog import Catalog
 from downradar.incidents import audit
@@ -71,7 +71,7 @@ def _audit(conn: Connection, now: datetime, actor: str, action: str, probe_id: s
     audit.record(conn, at=now, actor=actor, action=action, entity="probe", entity_id=probe_id, detail=detail)
 
 
-def _stored(row: Mapping[str, Any]) -> StoredProbe:
+def _stored(row: RowMapping) -> StoredProbe:
     return StoredProbe(
         id=row["id"],
         service_id=row["service_id"],

@@ -400,7 +400,7 @@ def _required_time(value: Any) -> datetime:
 
 def _struct_time(value: Any) -> datetime | None:
     # feedparser gives UTC struct_time tuples.
-    return datetime(*value[:6], tzinfo=UTC) if value else None
+    return datetime(*value[:6]).replace(tzinfo=UTC) if value else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -408,4 +408,5 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    return names.get(type(value), type(value).__name__)

@@ -124,5 +124,5 @@ def _maintenances(request: Request, statuses: tuple[str, ...] | None) -> JSON:
             found = snap.incidents(kind="maintenance", limit=RECENT)
         else:
             found = [m for m in snap.incidents(kind="maintenance", unresolved=True) if m.status in statuses]
-            found.sort(key=lambda m: m.scheduled_for)
+            found.sort(key=lambda m: m.scheduled_for or m.started_at)  # a maintenance starts when scheduled
         return _respond({"page": snap.page(found), "scheduled_maintenances": snap.incident_list(found)})

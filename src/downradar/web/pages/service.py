@@ -279,7 +279,7 @@ def live_blocks(page: HTMLResponse) -> dict[str, str]:
 
 
 def live_payload(rt: Runtime, context: dict[str, Any], page: HTMLResponse) -> dict[str, Any]:
-    time_zone = page.context["time_zone"]  # type: ignore[attr-defined]
+    time_zone = page.context["time_zone"]  # type: ignore[attr-defined]  # as in live_blocks
     service: ServiceView = context["service"]
     return {
         "service": service.id,

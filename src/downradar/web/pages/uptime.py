@@ -107,9 +107,9 @@ def status_changes(
             at = update.display_at
             if index == 0 and incident.kind == "incident" and incident.started_at < at:
                 at = incident.started_at
-            for change in update.affected_components:
-                changes.setdefault(change["code"], []).append(
-                    StatusChange(at, change["old_status"], change["new_status"])
+            for affected in update.affected_components:
+                changes.setdefault(affected["code"], []).append(
+                    StatusChange(at, affected["old_status"], affected["new_status"])
                 )
     for found in changes.values():
         found.sort(key=lambda c: c.at)
