@@ -78,7 +78,7 @@ class Backoff:
     cap_seconds: float = 60.0
 
     def delay(self, failures: int) -> float:
-        return min(self.cap_seconds, self.base_seconds * 2 ** max(failures - 1, 0))
+        return min(self.cap_seconds, self.base_seconds * 2.0 ** max(failures - 1, 0))
 
 
 @dataclass
