@@ -4,12 +4,17 @@ A storm of 50 services opening at once reaches each route as one grouped message
 ten of the services, an Apprise JSON route and a PagerDuty route), and their resolves are never
 suppressed. A paging route gets one stable dedup key per (service, incident) and resolves the alert it
 opened. Reminders repeat while an incident is open, and stop when it is resolved.
+
+The grouping and reminder tests run the server on a FakeClock: group waits and repeat intervals pass when
+the test moves the clock, and `step` waits until every loop the move woke is waiting on the clock again, so
+"nothing more was sent" is decided by the clock, not by how long the test slept.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ import apprise.plugins.pagerduty
 import httpx
 import pytest
 
+from downradar.core.clock import FakeClock
 from downradar.incidents import lifecycle
 from support.servers import ADMIN_TOKEN, FAST_DELIVERY, make_settings, start_server
 from support.webhook_receiver import Receiver, wait_for
@@ -25,6 +31,17 @@ SECRET = "hygiene-secret-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SERVICES = 50
 FAST = FAST_DELIVERY
+
+
+def step(clock: FakeClock, seconds: float) -> None:
+    """Move the server's clock, then wait until each loop it woke (the delivery worker among them) has
+    done its round and is waiting on the clock again."""
+    waiting, begun = clock.sleepers, clock.sleeps_begun
+    woken = clock.advance(seconds)
+    wait_for(
+        lambda: clock.sleeps_begun >= begun + woken and clock.sleepers >= waiting,
+        what="the server's loops to wait on the clock again",
+    )
 
 
 def storm_catalog(path: Path) -> Path:
@@ -55,8 +72,9 @@ def pagerduty(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: Path, pagerduty: Any) -> None:
     catalog = storm_catalog(tmp_path / "storm.toml")
     settings = make_settings(db_url, catalog=catalog, **{**FAST, "group_wait_seconds": 3})
+    clock = FakeClock(datetime.now(UTC))
     with Receiver() as everything, Receiver() as ten, Receiver() as chat:
-        server = start_server(settings)
+        server = start_server(settings, clock=clock)
         try:
             with server.client() as http:
                 add_route(http, url=everything.url, secret=SECRET)
@@ -74,21 +92,26 @@ def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: 
                             actor="detector", now=now(),
                         )
                     )  # fmt: skip
+            step(clock, 2.9)  # within the group wait: nothing goes out yet
+            held = [len(r.accepted()) for r in (everything, ten, chat, pagerduty)]
+            step(clock, 0.1)
             for receiver in (everything, ten, chat, pagerduty):
                 wait_for(lambda r=receiver: len(r.accepted()) >= 1, what="the storm message")
-            time.sleep(1.0)  # nothing else is on its way
+            step(clock, 3)  # nothing else is on its way
             storm = {"everything": everything.accepted(), "ten": ten.accepted(), "chat": chat.accepted()}
             storm_pages = pagerduty.accepted()
 
             for incident_id in incident_ids:
                 with engine.begin() as conn:
                     lifecycle.resolve_incident(conn, incident_id, actor="detector", now=now())
+            step(clock, 3)
             for receiver in (everything, ten, chat, pagerduty):
                 wait_for(lambda r=receiver: len(r.accepted()) >= 2, what="the resolves")
-            time.sleep(1.0)
+            step(clock, 3)
         finally:
             server.stop()
 
+    assert held == [0, 0, 0, 0]
     assert [len(got) for got in storm.values()] == [1, 1, 1]
     whole = storm["everything"][0].json
     assert whole["storm"] is True
@@ -159,8 +182,9 @@ def test_a_paging_route_keys_each_incident_and_resolves_it(
 
 def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> None:
     settings = make_settings(db_url, **FAST)
+    clock = FakeClock(datetime.now(UTC))
     with Receiver() as receiver:
-        server = start_server(settings)
+        server = start_server(settings, clock=clock)
         try:
             with server.client() as http:
                 add_route(http, url=receiver.url, secret=SECRET, repeat_interval_seconds=1)
@@ -178,10 +202,15 @@ def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> Non
                         },
                     )
                     incident_id = opened.json()["id"]
+                    step(clock, 0.1)
+                    wait_for(lambda: len(receiver.accepted()) >= 1, what="the opening")
+                    for _ in range(2):  # a repeat interval each
+                        step(clock, 1)
                     wait_for(lambda: len(receiver.accepted()) >= 3, what="two reminders")
                     assert (
                         http.post(f"/api/v1/incidents/{incident_id}/resolve", headers=AUTH).status_code == 200
                     )
+                    step(clock, 0.1)
                     wait_for(
                         lambda: any(
                             r.json["events"][-1]["type"] == "incident.resolved" for r in receiver.accepted()
@@ -189,7 +218,8 @@ def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> Non
                         what="the resolve",
                     )
                     count = len(receiver.accepted())
-                    time.sleep(2.5)
+                    for _ in range(3):  # three repeat intervals
+                        step(clock, 1)
                     assert len(receiver.accepted()) == count  # no reminder after the resolve
                     quiet_bodies = [r.json for r in quiet.accepted()]
         finally:

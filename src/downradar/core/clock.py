@@ -72,6 +72,7 @@ class FakeClock:
         self._lock = threading.Lock()
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []  # (deadline, tie-break, waker)
         self._order = itertools.count()
+        self.sleeps_begun = 0  # every sleep ever started: a test sees a woken loop go back to sleep
 
     def now(self) -> datetime:
         return self._now
@@ -85,6 +86,7 @@ class FakeClock:
             return
         waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         with self._lock:
+            self.sleeps_begun += 1
             if len(self._sleepers) > 1000:  # forget sleeps cancelled before their deadline
                 self._sleepers = [entry for entry in self._sleepers if not entry[2].done()]
                 heapq.heapify(self._sleepers)
@@ -103,9 +105,9 @@ class FakeClock:
             live = [deadline for deadline, _, waker in self._sleepers if not waker.done()]
         return min(live) - self._elapsed if live else None
 
-    def advance(self, by: float | timedelta) -> None:
+    def advance(self, by: float | timedelta) -> int:
         """Move the clock forward (rounded up to whole microseconds, what a datetime holds, so that any
-        step moves `now`) and wake every sleep whose deadline it reached."""
+        step moves `now`) and wake every sleep whose deadline it reached; returns how many it woke."""
         seconds = by.total_seconds() if isinstance(by, timedelta) else float(by)
         if seconds < 0:
             raise ValueError("a clock does not go back: use set() to jump")
@@ -116,8 +118,10 @@ class FakeClock:
             due = []
             while self._sleepers and self._sleepers[0][0] <= self._elapsed:
                 due.append(heapq.heappop(self._sleepers)[2])
-        for waker in due:
+        live = [waker for waker in due if not waker.done()]  # not cancelled meanwhile
+        for waker in live:
             _wake(waker)
+        return len(live)
 
     def set(self, when: datetime) -> None:
         """Jump to `when` (back as well as forward); only a move forward counts towards `monotonic`."""
