@@ -218,3 +218,22 @@ def message_rows_of(url: str) -> list[Any]:
             return conn.execute(select(messages)).all()
     finally:
         engine.dispose()
+
+
+def test_a_restarted_loop_counts_as_healthy_again_once_it_keeps_running() -> None:
+    async def scenario() -> tuple[list[str], list[str], int]:
+        loop = FailsAtStart()
+        supervisor = Supervisor([loop], backoff=FAST_RESTART, healthy_after=0.05)
+        supervisor.start()
+        while loop.runs < 2:
+            await asyncio.sleep(0.01)
+        just_restarted = supervisor.degraded
+        while supervisor.degraded:
+            await asyncio.sleep(0.01)
+        restarts = supervisor.states()[0].restarts
+        await supervisor.stop()
+        return just_restarted, supervisor.degraded, restarts
+
+    just_restarted, after, restarts = asyncio.run(asyncio.wait_for(scenario(), timeout=30))
+    assert just_restarted == ["fails-at-start"]
+    assert after == [] and restarts == 1

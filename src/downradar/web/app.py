@@ -238,24 +238,20 @@ def _server_loops(
 
 
 async def _advance_maintenance_forever(engine: Engine, clock: Clock) -> None:
-    """Start and complete auto-transitioning maintenance windows on time."""
+    """Start and complete auto-transitioning maintenance windows on time. A failed tick raises: the
+    supervisor logs it, shows the loop degraded and restarts it after its backoff."""
     while True:
-        try:
-            await asyncio.to_thread(_advance_once, engine, clock)
-        except Exception:
-            log.exception("maintenance tick failed; retrying")
+        await asyncio.to_thread(_advance_once, engine, clock)
         await clock.sleep(MAINTENANCE_TICK_SECONDS)
 
 
 async def _prune_probe_results_forever(engine: Engine, clock: Clock, keep_days: float) -> None:
-    """Delete probe results older than the retention, hourly (from every location, agents' too)."""
+    """Delete probe results older than the retention, hourly (from every location, agents' too); a
+    failure raises to the supervisor, like the maintenance loop's."""
     while True:
-        try:
-            removed = await asyncio.to_thread(_prune_once, engine, clock.now() - timedelta(days=keep_days))
-            if removed:
-                log.info("deleted %d probe results older than %g days", removed, keep_days)
-        except Exception:
-            log.exception("pruning probe results failed; retrying")
+        removed = await asyncio.to_thread(_prune_once, engine, clock.now() - timedelta(days=keep_days))
+        if removed:
+            log.info("deleted %d probe results older than %g days", removed, keep_days)
         await clock.sleep(PRUNE_EVERY_SECONDS)
 
 
