@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +16,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from downradar.cli.common import CatalogOption, err, fail, out
+from downradar.cli.common import CatalogOption, err, fail, out, settings_for
 from downradar.core.catalog import CatalogError, load_catalog
 
 
@@ -51,12 +51,18 @@ def replay(
         known = load_catalog(catalog) if catalog is not None else None
     except CatalogError as exc:
         fail(str(exc))
+    # The server's dedup window (DOWNRADAR_DEDUP_MINUTES): replay counts reports as the server would.
+    window = timedelta(minutes=settings_for().dedup_minutes)
     with reports.open("rb") as stream, _progress() as progress:
         task = progress.add_task("Replaying", total=reports.stat().st_size)
         events_file = events_out.open("wb") if events_out is not None else None
         try:
             stats = replay_file(
-                stream, catalog=known, events_out=events_file, progress=lambda n: progress.advance(task, n)
+                stream,
+                catalog=known,
+                events_out=events_file,
+                progress=lambda n: progress.advance(task, n),
+                dedup_window=window,
             )
         finally:
             if events_file is not None:
