@@ -20,8 +20,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
-# Style, then types: mypy's settings are in pyproject.toml ([tool.mypy]: strict on core/, detect/, intake/,
-# incidents/ and more; checked bodies everywhere).
+# Style, then types: mypy's settings are in pyproject.toml ([tool.mypy], strict on every package).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench

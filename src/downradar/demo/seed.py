@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -37,7 +38,9 @@ def poisson(rng: random.Random, lam: float) -> int:
         k += 1
 
 
-def background_reports(catalog: Catalog, start: datetime, end: datetime, seed: int = SEED) -> list[dict]:
+def background_reports(
+    catalog: Catalog, start: datetime, end: datetime, seed: int = SEED
+) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     regions, region_weights = zip(*REGION_WEIGHTS.items(), strict=True)
     rows = []

@@ -125,7 +125,8 @@ class DemoTraffic:
 
     def episode_extra(self, minutes_since_onset: float) -> float:
         """Extra reporters per minute the episode adds over the usual level at this point."""
-        return max(self.episode_level(minutes_since_onset) - self.episode["usual_per_15min"], 0.0) / 15
+        usual = float(self.episode["usual_per_15min"])
+        return max(self.episode_level(minutes_since_onset) - usual, 0.0) / 15
 
     def reports_for(self, minute: datetime, onset: datetime) -> list[dict[str, Any]]:
         """One minute's reports: ordinary traffic for every service, plus the episode's extra."""
@@ -176,7 +177,7 @@ class DemoTraffic:
 
     def _report(
         self, minute: datetime, service: str, component: str | None, region: str, symptom: str
-    ) -> dict:
+    ) -> dict[str, Any]:
         self._serial += 1
         report = {
             "ts": (minute + timedelta(seconds=self.rng.random() * 59)).isoformat(),

@@ -185,7 +185,7 @@ class Episode:
     def extra(self, minutes: NDArray[np.integer]) -> NDArray[np.float64]:
         minutes = np.asarray(minutes)
         at, value = zip(*self.knots, strict=True)
-        out = np.interp(minutes, at, value, left=0.0, right=0.0)
+        out: NDArray[np.float64] = np.interp(minutes, at, value, left=0.0, right=0.0)
         if self.on_off is not None:
             on, off = self.on_off
             out = np.where((minutes - self.onset_minute) % (on + off) < on, out, 0.0)
@@ -279,7 +279,8 @@ class MinuteCounts:
         return int(self.counts.shape[1])
 
     def series(self, key: SeriesKey) -> NDArray[np.int64]:
-        return self.counts[self.keys.index(key)]
+        row: NDArray[np.int64] = self.counts[self.keys.index(key)]
+        return row
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class Item:
 
     @property
     def resolved(self) -> bool:
-        return self.record["type"] == "incident.resolved"
+        return bool(self.record["type"] == "incident.resolved")
 
     @property
     def dedup_key(self) -> str:

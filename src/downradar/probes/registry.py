@@ -67,7 +67,9 @@ def _audit_detail(spec: ProbeSpec) -> dict[str, Any]:
     return detail
 
 
-def _audit(conn: Connection, now: datetime, actor: str, action: str, probe_id: str, detail: dict) -> None:
+def _audit(
+    conn: Connection, now: datetime, actor: str, action: str, probe_id: str, detail: dict[str, Any]
+) -> None:
     audit.record(conn, at=now, actor=actor, action=action, entity="probe", entity_id=probe_id, detail=detail)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Column, Connection, func, select
 
 from downradar.store.schema import report_minutes
 
@@ -79,7 +80,7 @@ def report_summary(
         cursor += BUCKET
     total_clients = sum(b.clients for b in buckets)
 
-    def shares(column, skip: tuple[str, ...] = ("",)) -> list[Share]:
+    def shares(column: Column[Any], skip: tuple[str, ...] = ("",)) -> list[Share]:
         rows = conn.execute(
             select(column, func.sum(report_minutes.c.clients).label("n"))
             .where(*window, column.not_in(skip))

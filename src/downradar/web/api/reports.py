@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from downradar.intake.clients import client_key
 from downradar.intake.validation import ReportError, normalise, parse_report
-from downradar.store.report_series import ReportSummary, report_summary
+from downradar.store.report_series import ReportSummary, Share, report_summary
 from downradar.web.api.auth import require_ingest
 from downradar.web.api.body import read_limited
 from downradar.web.errors import error_body, error_response
@@ -149,7 +150,7 @@ async def post_bulk(request: Request, _actor: str = Depends(require_ingest)) -> 
 
 
 def summary_json(summary: ReportSummary, time_zone: str) -> dict[str, Any]:
-    def shares(items: list) -> list[dict[str, Any]]:
+    def shares(items: Sequence[Share]) -> list[dict[str, Any]]:
         return [
             {"key": s.key, "clients": s.clients, "share": round(s.share, 4), "label": s.label} for s in items
         ]

@@ -91,7 +91,8 @@ def history_feed(
         timeline = _timeline(incident, page.time_zone)
         entry.content(timeline, type="html")
         entry.description(timeline)
-    return feed.atom_str(pretty=True) if kind == "atom" else feed.rss_str(pretty=True)
+    rendered: bytes = feed.atom_str(pretty=True) if kind == "atom" else feed.rss_str(pretty=True)
+    return rendered
 
 
 def _timeline(incident: IncidentView, time_zone: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -103,7 +104,7 @@ class Metrics:
         if loops is not None:
             self.registry.register(_LoopStates(loops))
 
-    def count_reports(self, rows: Iterable[dict]) -> None:
+    def count_reports(self, rows: Iterable[dict[str, Any]]) -> None:
         duplicates = accepted = 0
         for row in rows:
             if row["duplicate"]:

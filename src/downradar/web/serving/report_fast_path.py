@@ -34,7 +34,7 @@ class ReportFastPath:
 
     @staticmethod
     def handles(scope: Scope) -> bool:
-        return scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
+        return bool(scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
