@@ -90,12 +90,12 @@ def component_status(server: LiveServer, service: str, slug: str) -> str:
     """The status /api/v2/components.json gives a component (found by its id in the database)."""
     with server.runtime.engine.connect() as conn:
         component_id = next(c.id for c in load_services(conn, service)[0].components if c.slug == slug)
-    listed = httpx.get(f"{server.base_url}/api/v2/components.json").json()["components"]
+    listed = server.get("/api/v2/components.json").json()["components"]
     return next(c["status"] for c in listed if c["id"] == component_id)
 
 
 def api_incident(server: LiveServer, incident_id: str) -> dict:  # type: ignore[type-arg]
-    listed = httpx.get(f"{server.base_url}/api/v2/incidents.json").json()["incidents"]
+    listed = server.get("/api/v2/incidents.json").json()["incidents"]
     return next(i for i in listed if i["id"] == incident_id)
 
 
@@ -150,10 +150,7 @@ def test_posts_without_the_right_csrf_token_are_refused(server: LiveServer, admi
         assert response.status_code == 403
         assert "This form was refused" in response.text
         assert response.headers["cache-control"] == "no-store"
-    assert all(
-        i["name"] != "Forged"
-        for i in httpx.get(f"{server.base_url}/api/v2/incidents.json").json()["incidents"]
-    )
+    assert all(i["name"] != "Forged" for i in server.get("/api/v2/incidents.json").json()["incidents"])
     with server.client(headers=HTML, follow_redirects=True) as stranger:  # the sign-in form has its own token
         refused = stranger.post("/admin/login", data={"token": ADMIN_TOKEN})
         assert refused.status_code == 403
@@ -177,7 +174,7 @@ def test_open_update_and_resolve_an_incident_through_the_forms(
     assert "text kept" in rejected.text
 
     incident_id = open_incident(admin, name="Login failures <script>alert(1)</script>")
-    public = httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
+    public = server.get(f"/incidents/{incident_id}", headers=HTML).text
     assert "Login failures &lt;script&gt;" in public and "<script>alert(1)" not in public
     assert api_incident(server, incident_id)["status"] == "investigating"
     assert component_status(server, "chatgpt", "login") == "major_outage"
@@ -190,10 +187,7 @@ def test_open_update_and_resolve_an_incident_through_the_forms(
     }
     updated = submit(admin, page, f"{page}/updates", update)
     assert updated.status_code == 200 and "The update is posted." in updated.text
-    assert (
-        "A bad deploy; rolling back."
-        in httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
-    )
+    assert "A bad deploy; rolling back." in server.get(f"/incidents/{incident_id}", headers=HTML).text
     body = api_incident(server, incident_id)
     assert body["status"] == "identified"
     assert body["incident_updates"][0]["body"] == "A bad deploy; rolling back."
@@ -206,9 +200,7 @@ def test_open_update_and_resolve_an_incident_through_the_forms(
     again = submit(admin, "/admin", f"{page}/resolve", {"message": ""})
     assert again.status_code == 404 or "already resolved" in again.text
 
-    audit = httpx.get(
-        f"{server.base_url}/api/v1/audit", params={"entity_id": incident_id}, headers=server.admin
-    )
+    audit = server.get("/api/v1/audit", params={"entity_id": incident_id}, headers=server.admin)
     entries = audit.json()["entries"]
     assert {e["actor"] for e in entries} == {"admin-ui"}
     assert [e["action"] for e in entries] == ["incident.resolved", "incident.updated", "incident.opened"]
@@ -244,14 +236,14 @@ def test_schedule_maintenance(server: LiveServer, admin: httpx.Client) -> None:
     assert backwards.status_code == 422 and 'href="#maintenance-scheduled_until"' in backwards.text
     done = submit(admin, "/admin/maintenance/new?service=github", "/admin/maintenance", data)
     assert done.status_code == 200 and "The maintenance is scheduled." in done.text
-    upcoming = httpx.get(f"{server.base_url}/api/v2/scheduled-maintenances/upcoming.json").json()
+    upcoming = server.get("/api/v2/scheduled-maintenances/upcoming.json").json()
     found = next(m for m in upcoming["scheduled_maintenances"] if m["name"] == "Database upgrade")
     assert datetime.fromisoformat(found["scheduled_for"]) == start
 
 
 def test_remove_a_subscriber(server: LiveServer, admin: httpx.Client) -> None:
     hook = "http://127.0.0.1:9/carol?token=private-123"
-    made = httpx.post(f"{server.base_url}/api/v1/subscriptions", json={"webhook": hook})
+    made = server.post("/api/v1/subscriptions", json={"webhook": hook})
     assert made.status_code in (200, 201, 202), made.text
     subscriber_id = made.json()["subscriber"]["id"] if "subscriber" in made.json() else made.json()["id"]
     listed = admin.get("/admin/subscribers").text
@@ -262,7 +254,7 @@ def test_remove_a_subscriber(server: LiveServer, admin: httpx.Client) -> None:
     removed = submit(admin, "/admin/subscribers", f"/admin/subscribers/{subscriber_id}/remove", {})
     assert removed.status_code == 200 and "The subscriber is removed." in removed.text
     assert f'id="subscriber-{subscriber_id}"' not in removed.text
-    api = httpx.get(f"{server.base_url}/api/v1/subscribers", headers=server.admin).json()
+    api = server.get("/api/v1/subscribers", headers=server.admin).json()
     assert all(s["id"] != subscriber_id for s in api["subscribers"])
 
 
@@ -289,7 +281,7 @@ def test_add_and_remove_an_alert_route_whose_secret_is_shown_once(
     removed = submit(admin, "/admin/alert-routes", f"/admin/alert-routes/{route_id}/remove", {})
     assert removed.status_code == 200 and "The alert route is removed." in removed.text
     assert f'id="route-{route_id}"' not in removed.text
-    api = httpx.get(f"{server.base_url}/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
+    api = server.get("/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
     assert [r["name"] for r in api if r["name"] in ("On-call hook", "Signed by us")] == ["Signed by us"]
 
 
@@ -323,7 +315,7 @@ def test_alert_route_timings_are_set_checked_and_listed(server: LiveServer, admi
                    {**data, "name": "Default-paced hook", "group_wait_seconds": "",
                     "group_interval_seconds": "", "repeat_interval_seconds": ""})  # fmt: skip
     assert plain.status_code == 201, plain.text
-    api = httpx.get(f"{server.base_url}/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
+    api = server.get("/api/v1/alert-routes", headers=server.admin).json()["alert_routes"]
     by_name = {r["name"]: r for r in api}
     paced, default = by_name["Paced hook"], by_name["Default-paced hook"]
     timings = ("group_wait_seconds", "group_interval_seconds", "repeat_interval_seconds")
@@ -388,7 +380,7 @@ def test_a_form_and_the_api_refuse_the_same_value_naming_the_same_field(
 def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
     text = f"<img src=x onerror=alert(1)> broken {time.monotonic_ns()}"
     report = {"service": "chatgpt", "symptom": "error", "comment": text, "client": "reporter-1"}
-    sent = httpx.post(f"{server.base_url}/api/v1/reports", json=report)
+    sent = server.post("/api/v1/reports", json=report)
     assert sent.status_code in (200, 201, 202), sent.text
     engine = server.runtime.engine
     deadline = time.monotonic() + 10
@@ -400,8 +392,8 @@ def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
         time.sleep(0.05)
     assert found, "the report was not written"
     comment_id = found[0].id
-    public_url = f"{server.base_url}/services/chatgpt"
-    assert "onerror=alert(1)&gt; broken" in httpx.get(public_url, headers=HTML).text  # now in the page cache
+    public_url = "/services/chatgpt"
+    assert "onerror=alert(1)&gt; broken" in server.get(public_url, headers=HTML).text  # now in the page cache
     listing = admin.get("/admin/comments?service=chatgpt").text
     assert "&lt;img src=x onerror=alert(1)&gt;" in listing and "<img src=x" not in listing
     hidden_now = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/hide",
@@ -409,7 +401,7 @@ def test_hide_a_comment(server: LiveServer, admin: httpx.Client) -> None:
     assert hidden_now.status_code == 200 and "The comment is hidden" in hidden_now.text
     with engine.connect() as conn:
         assert all(c.id != comment_id for c in recent_comments(conn, "chatgpt", server.runtime.clock.now()))
-    assert "onerror=alert(1)&gt; broken" not in httpx.get(public_url, headers=HTML).text
+    assert "onerror=alert(1)&gt; broken" not in server.get(public_url, headers=HTML).text
     shown = submit(admin, "/admin/comments", f"/admin/comments/{comment_id}/show", {})
     assert shown.status_code == 200 and "shown on the public page again" in shown.text
 
@@ -455,7 +447,7 @@ def test_confirm_or_dismiss_what_the_detector_opened(server: LiveServer, admin: 
     confirmed = submit(admin, page, f"{page}/confirm", {})
     assert confirmed.status_code == 200 and "operators manage it now" in confirmed.text
     assert 'id="confirm-submit"' not in confirmed.text
-    body = httpx.get(f"{server.base_url}/api/v1/incidents/{real}", headers=server.admin).json()
+    body = server.get(f"/api/v1/incidents/{real}", headers=server.admin).json()
     assert body["confirmed_at"] and body["managed_by"] == "operator"
     submit(admin, page, f"{page}/resolve", {"message": "Fixed upstream."})
 
@@ -466,7 +458,7 @@ def test_confirm_or_dismiss_what_the_detector_opened(server: LiveServer, admin: 
     dismissed = submit(admin, page, f"{page}/dismiss", {"reason": "A bot flood"})
     assert dismissed.status_code == 200 and "dismissed" in dismissed.text
     assert api_incident(server, false_alarm)["status"] == "resolved"
-    actions = [e["action"] for e in httpx.get(f"{server.base_url}/api/v1/audit", headers=server.admin,
+    actions = [e["action"] for e in server.get("/api/v1/audit", headers=server.admin,
                params={"entity_id": false_alarm}).json()["entries"]]  # fmt: skip
     assert actions == ["incident.dismissed", "incident.opened"]
 
@@ -500,9 +492,9 @@ def test_edit_the_title_and_impact_of_an_open_incident(server: LiveServer, admin
     body = api_incident(server, incident_id)
     assert body["name"] == "Login failures for everyone" and body["impact"] == "critical"
     assert body["status"] == "investigating" and len(body["incident_updates"]) == 1  # no timeline entry
-    public = httpx.get(f"{server.base_url}/incidents/{incident_id}", headers=HTML).text
+    public = server.get(f"/incidents/{incident_id}", headers=HTML).text
     assert "Login failures for everyone" in public
-    entries = httpx.get(f"{server.base_url}/api/v1/audit", params={"entity_id": incident_id},
+    entries = server.get("/api/v1/audit", params={"entity_id": incident_id},
                         headers=server.admin).json()["entries"]  # fmt: skip
     assert entries[0]["action"] == "incident.updated" and entries[0]["actor"] == "admin-ui"
     assert entries[0]["detail"]["name"] == "Login failures for everyone"
@@ -529,7 +521,7 @@ def test_editing_a_detected_incident_hands_it_to_the_operators(
     assert "operators; the detector no longer changes it" in edited.text
     assert 'id="edit-hands-over"' not in edited.text
     assert 'id="confirm-submit"' in edited.text  # still the operators' call whether it is real
-    body = httpx.get(f"{server.base_url}/api/v1/incidents/{detected}", headers=server.admin).json()
+    body = server.get(f"/api/v1/incidents/{detected}", headers=server.admin).json()
     assert body["managed_by"] == "operator" and body["name"] == "GitHub pushes fail"
     assert body["impact"] == "major"
     submit(admin, page, f"{page}/resolve", {"message": "Fixed."})

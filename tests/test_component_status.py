@@ -175,15 +175,15 @@ def server(
 
 def patch(server: LiveServer, service: str, slug: str, body: object, **kwargs: object) -> httpx.Response:
     headers = kwargs.pop("headers", server.admin)
-    return httpx.patch(
-        f"{server.base_url}/api/v1/services/{service}/components/{slug}", json=body, headers=headers
+    return server.request(
+        "PATCH", f"/api/v1/services/{service}/components/{slug}", json=body, headers=headers
     )
 
 
 def public_status(server: LiveServer, component_id: str) -> tuple[str, str]:
     """The component's status in /api/v2/components.json and in summary.json."""
-    listed = httpx.get(f"{server.base_url}/api/v2/components.json").json()["components"]
-    summary = httpx.get(f"{server.base_url}/api/v2/summary.json").json()["components"]
+    listed = server.get("/api/v2/components.json").json()["components"]
+    summary = server.get("/api/v2/summary.json").json()["components"]
     return (
         next(c["status"] for c in listed if c["id"] == component_id),
         next(c["status"] for c in summary if c["id"] == component_id),
@@ -194,7 +194,7 @@ def test_the_admin_api_sets_and_clears_a_status_and_the_public_pages_follow(serv
     with server.runtime.engine.connect() as conn:
         service = load_services(conn, "chatgpt")[0]
     component = next(c for c in service.components if c.slug == "conversations")
-    before_page = httpx.get(f"{server.base_url}/services/chatgpt", headers=HTML).text
+    before_page = server.get("/services/chatgpt", headers=HTML).text
     assert "st-major_outage" not in before_page
 
     response = patch(server, "chatgpt", "conversations", {"status": "major_outage"})
@@ -207,21 +207,21 @@ def test_the_admin_api_sets_and_clears_a_status_and_the_public_pages_follow(serv
         {"source": "manual", "status": "major_outage", "incident_id": None, "name": None}
     ]
     assert public_status(server, component.id) == ("major_outage", "major_outage")
-    overview = httpx.get(f"{server.base_url}/api/v2/status.json").json()["status"]
+    overview = server.get("/api/v2/status.json").json()["status"]
     assert overview["indicator"] != "none"
-    assert "st-major_outage" in httpx.get(f"{server.base_url}/services/chatgpt", headers=HTML).text
-    badge = httpx.get(f"{server.base_url}/badge/chatgpt/conversations.svg").text
+    assert "st-major_outage" in server.get("/services/chatgpt", headers=HTML).text
+    badge = server.get("/badge/chatgpt/conversations.svg").text
     assert "Major outage" in badge or "major outage" in badge.lower()
 
     cleared = patch(server, "chatgpt", "conversations", {"status": "operational"})
     assert cleared.status_code == 200 and cleared.json()["manual_status"] is None
     assert cleared.json()["status"] == "operational" and cleared.json()["claims"] == []
     assert public_status(server, component.id) == ("operational", "operational")
-    assert "st-major_outage" not in httpx.get(f"{server.base_url}/services/chatgpt", headers=HTML).text
+    assert "st-major_outage" not in server.get("/services/chatgpt", headers=HTML).text
 
-    audit = httpx.get(
-        f"{server.base_url}/api/v1/audit", params={"entity_id": component.id}, headers=server.admin
-    ).json()["entries"]
+    audit = server.get("/api/v1/audit", params={"entity_id": component.id}, headers=server.admin).json()[
+        "entries"
+    ]
     assert [e["action"] for e in audit] == ["component.status_cleared", "component.status_set"]
 
 
@@ -253,8 +253,8 @@ def test_the_admin_page_sets_statuses_by_hand_and_shows_where_they_come_from(ser
     page = "/admin/services/chatgpt/components"
     with signing_in(server) as (admin, signed):
         assert signed.status_code == 200
-        opened = httpx.post(
-            f"{server.base_url}/api/v1/incidents",
+        opened = server.post(
+            "/api/v1/incidents",
             headers=server.admin,
             json={"service": "chatgpt", "name": "Slow search", "message": "Looking.",
                   "components": {"search": "degraded_performance"}},
@@ -298,11 +298,11 @@ def test_the_admin_page_sets_statuses_by_hand_and_shows_where_they_come_from(ser
             assert cleared.status_code == 200
             assert public_status(server, "chatgpt.search") == ("degraded_performance", "degraded_performance")
         finally:
-            httpx.post(f"{server.base_url}/api/v1/incidents/{incident_id}/resolve", headers=server.admin)
+            server.post(f"/api/v1/incidents/{incident_id}/resolve", headers=server.admin)
     assert public_status(server, "chatgpt.search") == ("operational", "operational")
-    audit = httpx.get(
-        f"{server.base_url}/api/v1/audit", params={"entity_id": "chatgpt.search"}, headers=server.admin
-    ).json()["entries"]
+    audit = server.get("/api/v1/audit", params={"entity_id": "chatgpt.search"}, headers=server.admin).json()[
+        "entries"
+    ]
     assert [(e["action"], e["actor"]) for e in audit] == [
         ("component.status_cleared", "admin-ui"),
         ("component.status_set", "admin-ui"),

@@ -12,7 +12,8 @@ import pytest
 
 from downradar.core.clock import FixedClock
 from downradar.detection.scenario import Episode, Mix, Scenario, ServiceSpec, report_stream
-from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 HISTORY_DAYS = 3
@@ -50,7 +51,7 @@ def post_reports(http: httpx.Client, scenario: Scenario, since: datetime | None 
 @pytest.fixture
 def live(db_url: str) -> Iterator[tuple[LiveServer, FixedClock, httpx.Client]]:
     clock = FixedClock(ONSET - timedelta(hours=1))
-    server = start_server(make_settings(db_url), clock=clock)
+    server = start_in_process(make_settings(db_url), clock=clock)
     try:
         with server.client() as http:
             yield server, clock, http

@@ -22,7 +22,8 @@ from downradar.store.schema import incidents
 from downradar.upstream.history import PollOutcome, record_poll
 from downradar.upstream.spec import UpstreamSpec
 from support.databases import catalog_engine
-from support.servers import make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import make_settings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SPEC = UpstreamSpec(url="https://status.example.com")
@@ -305,7 +306,7 @@ def test_incidents_older_than_ninety_days_do_not_count(engine: Engine) -> None:
 
 
 def test_summary_and_incidents_json_carry_the_honesty_extension(db_url: str) -> None:
-    server = start_server(make_settings(db_url, detect=False, probes=False, upstream=False))
+    server = start_in_process(make_settings(db_url, detect=False, probes=False, upstream=False))
     try:
         now = datetime.now(UTC).replace(microsecond=0)
         with server.runtime.engine.begin() as conn:

@@ -16,7 +16,8 @@ from sqlalchemy import Engine, String, Text, select
 from downradar.core.clock import FixedClock
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
-from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings
 
 REPORTS = "/api/v1/reports"
 BULK = "/api/v1/reports/bulk"
@@ -42,7 +43,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def timed(db_url: str, clock: FixedClock) -> Iterator[LiveServer]:
     """A server whose clock moves only when the test says so, with an ingest token for bulk intake."""
-    live = start_server(make_settings(db_url, ingest_token=INGEST_TOKEN), clock=clock)
+    live = start_in_process(make_settings(db_url, ingest_token=INGEST_TOKEN), clock=clock)
     yield live
     live.stop()
 
@@ -124,7 +125,7 @@ def test_client_is_a_salted_hash_of_the_address_and_the_address_is_never_stored(
     assert second["duplicate"] is True  # same address, same reporter
     with server.client() as other_http:
         third = accepted(report(other_http, service="claude"))
-    other_salt = start_server(make_settings(server.settings.db, secret="another-secret"))
+    other_salt = start_in_process(make_settings(server.settings.db, secret="another-secret"))
     try:
         with other_salt.client() as resalted:
             fourth = accepted(report(resalted, service="github"))
@@ -166,7 +167,7 @@ def test_only_the_first_report_per_client_per_service_in_15_minutes_counts(
 def test_dedup_survives_a_restart(db_url: str) -> None:
     outcomes = []
     for _ in range(2):
-        live = start_server(make_settings(db_url))
+        live = start_in_process(make_settings(db_url))
         try:
             with live.client() as http:
                 outcomes.append(accepted(report(http))["duplicate"])
@@ -176,7 +177,7 @@ def test_dedup_survives_a_restart(db_url: str) -> None:
 
 
 def test_per_address_rate_limit_answers_429_with_retry_after(db_url: str) -> None:
-    live = start_server(make_settings(db_url, report_rate_limit="3/minute"))
+    live = start_in_process(make_settings(db_url, report_rate_limit="3/minute"))
     engine = make_engine(db_url)
     try:
         with live.client() as http:

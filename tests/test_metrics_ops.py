@@ -10,7 +10,8 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from support.servers import LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import LiveServer, make_settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -40,7 +41,7 @@ def report(http: httpx.Client, **fields: Any) -> int:
 
 @pytest.fixture
 def limited(db_url: str) -> Iterator[LiveServer]:
-    live = start_server(make_settings(db_url, report_rate_limit="4/minute"))
+    live = start_in_process(make_settings(db_url, report_rate_limit="4/minute"))
     yield live
     live.stop()
 

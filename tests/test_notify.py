@@ -26,7 +26,8 @@ from downradar.notify.worker import Backoff, DeliveryWorker
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import events, messages, outbox
-from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, make_settings
 from support.webhook_receiver import Receiver, wait_for
 
 SECRET = "route-secret-0123456789abcdef"
@@ -99,7 +100,7 @@ def test_every_event_arrives_signed_and_in_order_after_failures(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with Receiver(fail_first=3) as receiver:
-        server = start_server(make_settings(db_url, **FAST))
+        server = start_in_process(make_settings(db_url, **FAST))
         try:
             with server.client() as http:
                 route = add_route(http, receiver.url, secret=SECRET)
@@ -149,7 +150,7 @@ def test_every_event_arrives_signed_and_in_order_after_failures(
 
 def test_a_route_for_one_service_gets_only_its_events(db_url: str) -> None:
     with Receiver() as for_github, Receiver() as for_all:
-        server = start_server(make_settings(db_url, **FAST))
+        server = start_in_process(make_settings(db_url, **FAST))
         try:
             with server.client() as http:
                 add_route(http, for_github.url, secret=SECRET, services=["github"])
@@ -168,7 +169,7 @@ def test_a_route_for_one_service_gets_only_its_events(db_url: str) -> None:
 
 
 def test_bad_routes_get_422_naming_the_field(db_url: str) -> None:
-    server = start_server(make_settings(db_url, detect=False, deliver=False))  # no allow-list
+    server = start_in_process(make_settings(db_url, detect=False, deliver=False))  # no allow-list
     try:
         with server.client() as http:
             post = lambda **body: http.post("/api/v1/alert-routes", headers=AUTH, json=body)  # noqa: E731

@@ -24,7 +24,8 @@ import pytest
 
 from downradar.core.clock import FakeClock
 from downradar.incidents import lifecycle
-from support.servers import ADMIN_TOKEN, FAST_DELIVERY, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, make_settings
 from support.webhook_receiver import Receiver, wait_for
 
 SECRET = "hygiene-secret-0123456789abcdef"
@@ -74,7 +75,7 @@ def test_a_storm_of_50_services_is_one_message_per_route(db_url: str, tmp_path: 
     settings = make_settings(db_url, catalog=catalog, **{**FAST, "group_wait_seconds": 3})
     clock = FakeClock(datetime.now(UTC))
     with Receiver() as everything, Receiver() as ten, Receiver() as chat:
-        server = start_server(settings, clock=clock)
+        server = start_in_process(settings, clock=clock)
         try:
             with server.client() as http:
                 add_route(http, url=everything.url, secret=SECRET)
@@ -146,7 +147,7 @@ def test_a_paging_route_keys_each_incident_and_resolves_it(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings = make_settings(db_url, **FAST)
-    server = start_server(settings)
+    server = start_in_process(settings)
     try:
         with server.client() as http:
             route = add_route(http, channel="apprise", url="pagerduty://integrationkey@apikey/downradar")
@@ -184,7 +185,7 @@ def test_reminders_repeat_while_open_and_stop_at_the_resolve(db_url: str) -> Non
     settings = make_settings(db_url, **FAST)
     clock = FakeClock(datetime.now(UTC))
     with Receiver() as receiver:
-        server = start_server(settings, clock=clock)
+        server = start_in_process(settings, clock=clock)
         try:
             with server.client() as http:
                 add_route(http, url=receiver.url, secret=SECRET, repeat_interval_seconds=1)

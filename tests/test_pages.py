@@ -17,7 +17,8 @@ from downradar.detect import Expectation
 from downradar.store.report_series import BUCKET, Bucket
 from downradar.web.pages.templating import short_time
 from downradar.web.render.chart import report_chart
-from support.servers import make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import make_settings
 
 DEMO_SERVICES = {"chatgpt": "ChatGPT", "claude": "Claude", "github": "GitHub", "slack": "Slack"}
 XSS_BODY = "We are investigating. <img src=x onerror=alert(1)>"
@@ -267,7 +268,7 @@ def test_bad_report_form_is_shown_again_with_the_message(client):
 
 
 def test_report_form_says_when_the_rate_limit_is_reached(db_url):
-    live = start_server(make_settings(db_url, report_rate_limit="1/minute"))
+    live = start_in_process(make_settings(db_url, report_rate_limit="1/minute"))
     try:
         with live.client() as client:
             first = client.post("/services/claude/report", data={"symptom": "slow"}, follow_redirects=False)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from downradar.store import make_engine
 from downradar.store.schema import probe_results
-from support.servers import LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import LiveServer, make_settings
 
 CATALOG = """
 [[services]]
@@ -46,7 +47,7 @@ def live(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     settings = make_settings(
         db_url, catalog=write_catalog(tmp_path), probes=False, upstream=False, detect=False, deliver=False
     )
-    server = start_server(settings)
+    server = start_in_process(settings)
     try:
         yield server
     finally:

@@ -1,7 +1,7 @@
 """The service page as an outage tracker shows it: state in words, regions table and map, comments, the
 live JSON the page's script polls, and the form without JavaScript.
 
-Every case runs against a real server on SQLite and PostgreSQL (fixtures in conftest.py). Reporters are
+Every case runs against the app (in-process) on SQLite and PostgreSQL (fixtures in conftest.py). Reporters are
 told apart by their address, so each "person" here is a client bound to its own loopback address.
 """
 
@@ -43,8 +43,7 @@ def ok_html(response: httpx.Response, status: int = 200) -> str:
 @contextmanager
 def person(server: LiveServer, n: int) -> Iterator[httpx.Client]:
     """A reporter of their own: the server counts people by address, 127.0.0.n is one more."""
-    transport = httpx.HTTPTransport(local_address=f"127.0.0.{n}")
-    with httpx.Client(base_url=server.base_url, timeout=30, transport=transport) as http:
+    with server.client(address=f"127.0.0.{n}") as http:
         yield http
 
 

@@ -39,7 +39,8 @@ from downradar.store.catalog_sync import sync_catalog
 from downradar.store.schema import messages
 from downradar.store.schema import subscribers as subscribers_table
 from downradar.web.pages.signup_limits import SignupLimits, Throttled
-from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, FAST_DELIVERY, LiveServer, free_port, make_settings
 from support.webhook_receiver import Receiver, wait_for
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -86,7 +87,7 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
 
 @pytest.fixture
 def live(db_url: str, mailbox: tuple[Mailbox, int]) -> Iterator[LiveServer]:
-    server = start_server(
+    server = start_in_process(
         make_settings(
             db_url, smtp_host="127.0.0.1", smtp_port=mailbox[1], subscribe_rate_limit="1000/hour", **FAST
         )
@@ -194,7 +195,7 @@ def test_email_double_opt_in_notify_and_one_click_unsubscribe(
             assert secret not in http.get("/api/v1/audit", headers=AUTH).text
 
         # One-click: a bare POST with the RFC 8058 body, no cookies, no CSRF token.
-        with httpx.Client(base_url=live.base_url) as bare:
+        with live.client() as bare:
             shown = bare.get(path_of(unsubscribe_url), headers=HTML)
             assert shown.status_code == 200 and "<button" in shown.text
             one_click = bare.post(
@@ -297,7 +298,7 @@ def test_webhook_subscriber_bad_input_and_cli(live: LiveServer, db_url: str) -> 
 
 
 def test_the_sixth_sign_up_in_an_hour_is_throttled(db_url: str, mailbox: tuple[Mailbox, int]) -> None:
-    server = start_server(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=mailbox[1], **FAST))
+    server = start_in_process(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=mailbox[1], **FAST))
     try:
         with server.client() as http:
             for n in range(5):
@@ -313,7 +314,7 @@ def test_the_sixth_sign_up_in_an_hour_is_throttled(db_url: str, mailbox: tuple[M
 
 
 def test_smtp_down_is_a_clear_503(db_url: str) -> None:
-    server = start_server(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=free_port(), **FAST))
+    server = start_in_process(make_settings(db_url, smtp_host="127.0.0.1", smtp_port=free_port(), **FAST))
     try:
         with server.client() as http:
             down = http.post("/api/v1/subscriptions", json={"email": "x@example.com"})

@@ -1,7 +1,7 @@
 """Servers for tests: the app under a real Uvicorn server in a thread, its settings, the demo server.
 
-A real server is for tests where the socket is the point (agents and browsers talking to it, webhooks,
-the demo); the rest can use `support.inprocess`.
+A real server is for tests where the socket is the point (agents and browsers talking to it, the demo);
+the rest use the app in-process (`support.inprocess`), which answers the same requests without a port.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import uvicorn
 from downradar.core.config import Settings
 from downradar.web.app import create_app
 from support.databases import Databases
+from support.inprocess import InProcessServer, start_in_process
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -46,8 +47,22 @@ class LiveServer:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
-    def client(self, **kwargs: Any) -> httpx.Client:
+    def client(self, *, address: str | None = None, **kwargs: Any) -> httpx.Client:
+        """A client of its own (its own cookies); from `address` (127.0.0.n) if given."""
+        if address is not None:
+            kwargs["transport"] = httpx.HTTPTransport(local_address=address)
         return httpx.Client(base_url=self.base_url, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request from a fresh client (no cookies), as `httpx.request` would send it."""
+        with self.client() as http:
+            return http.request(method, path, **kwargs)
 
     @property
     def runtime(self) -> Any:
@@ -104,10 +119,10 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
 
 def module_server(
     request: pytest.FixtureRequest, folder: Path, databases: Databases, **settings: Any
-) -> Iterator[LiveServer]:
-    """For a module-scoped fixture parametrised by backend: one server on a fresh database."""
+) -> Iterator[InProcessServer]:
+    """For a module-scoped fixture parametrised by backend: the app in-process on a fresh database."""
     for url in databases.fresh(request.param, folder):
-        server = start_server(make_settings(url, **settings))
+        server = start_in_process(make_settings(url, **settings))
         try:
             yield server
         finally:
