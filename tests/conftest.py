@@ -1,7 +1,14 @@
-"""Shared fixtures: a database per test (SQLite always, PostgreSQL when reachable) and a real server.
+"""Shared fixtures: a database per test (SQLite always, PostgreSQL when reachable) and the app in-process.
 
 The helpers behind them live in tests/support/ (databases, servers, waiting, the fake upstreams, probe
 targets, agents and webhook receivers); test modules import from there, never from each other.
+
+Every test is marked with what it needs (markers registered in pyproject.toml):
+- unit: no app running: pure code, or store/domain functions on a database, probes against local fakes;
+- api: the app in-process (lifespan, background loops, a database), requests through httpx, no port;
+- system: real processes: a server on a port (agents, the demo, the RSGI front), kill -9, browsers.
+`pytest -m "not system"` is the quick loop. The kind is per module, below; a module not listed is `api`
+when its tests take a database or the app from these fixtures, else `unit`.
 """
 
 from __future__ import annotations
@@ -13,7 +20,53 @@ import httpx
 import pytest
 
 from support.databases import Databases, reachable_pg_admin_url
-from support.servers import LiveServer, make_settings, start_server
+from support.inprocess import InProcessServer, start_in_process
+from support.servers import make_settings
+
+SYSTEM_MODULES = {
+    "test_agent",  # agents post to a server over HTTP
+    "test_demo",  # the demo as `make run` serves it
+    "test_demo_signals",
+    "test_durability",  # kill -9 of `downradar run`
+    "test_notify_kill",  # kill -9 of `downradar worker`
+    "test_page_cache",  # cache hits across real connections, the process-wide change bus
+    "test_rsgi_front",  # the RSGI front in its own process
+    "test_signals_live",  # agents and a fake upstream against a real server
+}
+UNIT_MODULES = {
+    "test_catalog",
+    "test_cli",
+    "test_comments",
+    "test_detect_scenarios",
+    "test_detect_units",
+    "test_fusion",
+    "test_nab_scoring",
+    "test_probe_checks",
+    "test_probe_scheduler",
+    "test_ratelimit",
+    "test_replay",
+    "test_report_writer",
+    "test_store",
+    "test_univariate",
+    "test_upstream",
+}
+APP_FIXTURES = {"db_url", "empty_db_url", "databases", "server", "client"}
+
+
+def kind_of(item: pytest.Item) -> str:
+    path = item.path
+    if "browser" in path.parent.name:
+        return "system"
+    if path.stem in SYSTEM_MODULES:
+        return "system"
+    if path.stem in UNIT_MODULES:
+        return "unit"
+    return "api" if APP_FIXTURES & set(getattr(item, "fixturenames", ())) else "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(kind_of(item))
 
 
 @pytest.fixture(scope="session")
@@ -44,15 +97,16 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path, databases: Data
 
 
 @pytest.fixture
-def server(db_url: str) -> Iterator[LiveServer]:
-    live = start_server(make_settings(db_url))
+def server(db_url: str) -> Iterator[InProcessServer]:
+    """The app with its lifespan running, in-process (no port), on a fresh database."""
+    app = start_in_process(make_settings(db_url))
     try:
-        yield live
+        yield app
     finally:
-        live.stop()
+        app.stop()
 
 
 @pytest.fixture
-def client(server: LiveServer) -> Iterator[httpx.Client]:
+def client(server: InProcessServer) -> Iterator[httpx.Client]:
     with server.client() as http:
         yield http
