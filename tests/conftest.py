@@ -32,6 +32,7 @@ SYSTEM_MODULES = {
     "test_page_cache",  # cache hits across real connections, the process-wide change bus
     "test_rsgi_front",  # the RSGI front in its own process
     "test_signals_live",  # agents and a fake upstream against a real server
+    "test_supervisor",  # a real server's start-up and shutdown with failing loops
 }
 UNIT_MODULES = {
     "test_catalog",

@@ -26,7 +26,8 @@ from downradar.intake.comments import list_comments, recent_comments
 from downradar.web.admin import session
 from support.admin_forms import HTML, QUIET_ADMIN, hidden, signing_in
 from support.databases import Databases
-from support.servers import ADMIN_TOKEN, LiveServer, make_settings, module_server, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings, module_server
 
 ADMIN_PAGES = (
     "/admin",
@@ -130,7 +131,7 @@ def test_sign_in_wrong_then_right_and_every_page_needs_a_session(server: LiveSer
 
 
 def test_sign_in_attempts_are_throttled_per_address(tmp_path: Path) -> None:
-    live = start_server(make_settings(f"sqlite:///{tmp_path / 'throttle.db'}", **SETTINGS))
+    live = start_in_process(make_settings(f"sqlite:///{tmp_path / 'throttle.db'}", **SETTINGS))
     try:
         statuses = [sign_in_status(live, f"guess-{n}") for n in range(11)]
         assert statuses == [401] * 10 + [429]

@@ -16,7 +16,8 @@ import pytest
 
 from downradar.core.clock import FixedClock
 from support.databases import Databases
-from support.servers import LiveServer, make_settings, module_server, start_server
+from support.inprocess import start_in_process
+from support.servers import LiveServer, make_settings, module_server
 
 EXAMPLE = {
     "service": "chatgpt",
@@ -318,7 +319,7 @@ def clock() -> FixedClock:
 def ticking(db_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     """A server on a clock the test moves, checking maintenance windows every 20 ms instead of 20 s."""
     monkeypatch.setattr("downradar.web.app.MAINTENANCE_TICK_SECONDS", 0.02)
-    live = start_server(make_settings(db_url), clock=clock)
+    live = start_in_process(make_settings(db_url), clock=clock)
     try:
         with live.client() as http:
             yield Admin(http, live.admin)

@@ -28,7 +28,8 @@ from downradar.detection.scenario import Episode, Flood, Mix, Scenario, ServiceS
 from downradar.detection.series import series_counts
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes
-from support.servers import ADMIN_TOKEN, LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import ADMIN_TOKEN, LiveServer, make_settings
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 HOURS = 9  # past the detector's six-hour warm-up
@@ -86,7 +87,7 @@ def live_run(db_url: str, lines: list[dict[str, Any]]) -> tuple[dict[tuple[int, 
     """The stream through a real server: bulk intake, then the detector minute by minute as the clock
     moves on. Returns the stored minute buckets (counted reports per cell) and the events."""
     clock = FixedClock(START - timedelta(days=1))  # before every report: the detector waits for them
-    server: LiveServer = start_server(make_settings(db_url, probes=False, upstream=False), clock=clock)
+    server: LiveServer = start_in_process(make_settings(db_url, probes=False, upstream=False), clock=clock)
     try:
         with server.client() as http:
             encoded = [orjson.dumps(line) for line in lines]
