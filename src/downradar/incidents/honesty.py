@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from downradar.core.model import CLOSED_STATUSES, UpstreamState
+from downradar.core.model import CLOSED_STATUSES, ComponentStatus, UpstreamState
 from downradar.incidents.lifecycle import DETECTOR
 from downradar.store.schema import incidents, upstream_feeds
 from downradar.upstream.parse import state_from_json
@@ -60,7 +60,11 @@ class Honesty:
     def official_words(self) -> str:
         if self.official is None:
             return "unknown"
-        return "operational" if not self.official.admits_problem else self.official.description.lower()
+        return (
+            ComponentStatus.operational.value
+            if not self.official.admits_problem
+            else self.official.description.lower()
+        )
 
 
 def grade_letter(average_minutes: float, acknowledged: int) -> str:

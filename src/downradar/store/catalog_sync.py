@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from downradar.core.catalog import Catalog, Component, Service
+from downradar.core.model import ComponentStatus
 from downradar.store.schema import components, incident_components, services
 
 
@@ -68,7 +69,7 @@ def new_component_row(service: Service, component: Component, position: int, now
         "id": f"{service.id}.{component.id}",
         "service_id": service.id,
         "slug": component.id,
-        "status": "operational",
+        "status": ComponentStatus.operational.value,
         "created_at": now,
         "updated_at": now,
         **component_values(component, position),

@@ -159,16 +159,8 @@ def _component_status(value: Any) -> str:
 
 # Status labels as providers write them, mapped to Statuspage's incident / maintenance statuses.
 _LABELS = {
-    "investigating": "investigating",
-    "identified": "identified",
-    "monitoring": "monitoring",
-    "update": "investigating",
-    "resolved": "resolved",
-    "postmortem": "postmortem",
-    "completed": "completed",
-    "scheduled": "scheduled",
-    "in progress": "in_progress",
-    "verifying": "verifying",
+    **{status.value.replace("_", " "): status.value for status in (*IncidentStatus, *MaintenanceStatus)},
+    "update": IncidentStatus.investigating.value,
 }
 _MAINTENANCE_STATUSES = frozenset(s.value for s in MaintenanceStatus if s.value in OPEN_STATUSES)
 _LABEL_WORDS = "|".join(sorted((re.escape(label) for label in _LABELS), key=len, reverse=True))
@@ -290,7 +282,7 @@ def _latest_status(entry: _Entry) -> str | None:
     if match:
         return _LABELS[" ".join((match.group(1) or match.group(2)).lower().split())]
     if _CLOSED_WORDS.search(entry.text) or _CLOSED_WORDS.search(entry.title):
-        return "resolved"
+        return IncidentStatus.resolved.value
     return None
 
 

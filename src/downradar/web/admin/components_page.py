@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from downradar import incidents as lifecycle
+from downradar.core.model import ComponentStatus
 from downradar.incidents import IncidentError, NotFound
 from downradar.incidents.claims import component_claims
 from downradar.incidents.lifecycle import set_component_status
@@ -44,7 +45,9 @@ def _context(request: Request, service_id: str) -> dict[str, Any] | None:
             "service": service,
             "open_incidents": [(i, claims(conn, i.id)) for i in open_incidents],
             "component_claims": {c.slug: by_component[c.id] for c in service.components},
-            "manual": {c.slug: c.manual_status or "operational" for c in service.components},
+            "manual": {
+                c.slug: c.manual_status or ComponentStatus.operational.value for c in service.components
+            },
         }
 
 

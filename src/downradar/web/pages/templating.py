@@ -14,7 +14,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from downradar.core.model import impact_label, status_label
+from downradar.core.model import ComponentStatus, impact_label, status_label
 from downradar.incidents.queries import ComponentView
 from downradar.web import timefmt
 from downradar.web.runtime import runtime
@@ -73,7 +73,7 @@ def component_groups(
     shows only when degraded are left out while they are operational (the report form lists them all)."""
     groups: dict[str | None, list[ComponentView]] = {}
     for component in components:
-        if hide_quiet and component.only_show_if_degraded and component.status == "operational":
+        if hide_quiet and component.only_show_if_degraded and component.status == ComponentStatus.operational:
             continue
         groups.setdefault(component.group_name, []).append(component)
     return list(groups.items())

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from downradar.core.model import ComponentStatus
+
 HEIGHT = 20
 PADDING = 6
 NARROW = frozenset("fijlrtI.,:;!|'()[] ")
 WIDE = frozenset("mwMW@%")
-COLOURS = {
-    "operational": "#17803e",
-    "degraded_performance": "#7d6300",
-    "partial_outage": "#a3500c",
-    "major_outage": "#b8321f",
-    "under_maintenance": "#1d6aa5",
+COLOURS: dict[str, str] = {
+    ComponentStatus.operational: "#17803e",
+    ComponentStatus.degraded_performance: "#7d6300",
+    ComponentStatus.partial_outage: "#a3500c",
+    ComponentStatus.major_outage: "#b8321f",
+    ComponentStatus.under_maintenance: "#1d6aa5",
 }
 UNKNOWN_COLOUR = "#5f6368"
 LABEL_COLOUR = "#444"
