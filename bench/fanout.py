@@ -323,7 +323,9 @@ def run_ours(
                 deliver_poll_seconds=0.01,
                 deliver_concurrency=concurrency,
             )
-            worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=SystemClock())
+            worker = DeliveryWorker(
+                engine, settings.areas().notify, page_url="https://status.example", clock=SystemClock()
+            )
             phases = Phases()
             profiles: list[cProfile.Profile] | None = [] if profile else None
             instrument(worker, engine, phases, profiles)

@@ -260,7 +260,9 @@ def test_the_target_is_checked_again_at_send_time(tmp_path) -> None:
                 )  # fmt: skip
                 open_one(conn)
             settings = make_settings(db_url, **{**FAST, "allow_targets": ""})  # allow-list since removed
-            worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=SystemClock())
+            worker = DeliveryWorker(
+                engine, settings.areas().notify, page_url="https://status.example", clock=SystemClock()
+            )
             try:
                 assert worker.run_once() == 1
             finally:
@@ -333,7 +335,9 @@ def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str
     engine = migrated_with_catalog(db_url)
     settings = make_settings(db_url, **{**FAST, "deliver_max_age_seconds": 3600})
     with Receiver(fail_first=1_000_000) as receiver:  # always 503
-        worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=clock)
+        worker = DeliveryWorker(
+            engine, settings.areas().notify, page_url="https://status.example", clock=clock
+        )
         try:
             with engine.begin() as conn:
                 routes.create_route(
@@ -393,7 +397,9 @@ def test_sent_and_expired_messages_are_pruned_after_the_keep_time(db_url: str) -
                 incident_id = lifecycle.open_incident(
                     conn, service_id="chatgpt", name="Errors", message="Looking.", actor="t", now=start
                 )
-            worker = DeliveryWorker(engine, settings, page_url="https://status.example", clock=clock)
+            worker = DeliveryWorker(
+                engine, settings.areas().notify, page_url="https://status.example", clock=clock
+            )
             assert worker.run_once() == 1
             clock.set(start + timedelta(days=31))
             with engine.begin() as conn:

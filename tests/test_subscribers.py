@@ -402,7 +402,7 @@ def test_email_channel_reuses_its_connection_and_reconnects_after_a_drop() -> No
     )  # fmt: skip
 
     async def scenario() -> None:
-        channel = EmailChannel(settings, page_url="http://127.0.0.1:8000")
+        channel = EmailChannel(settings.areas().notify, page_url="http://127.0.0.1:8000")
         controller = Controller(box, hostname="127.0.0.1", port=port)
         controller.start()
         await channel.send(recipient, Notification("dlv_1", (item,), storm_services=5))

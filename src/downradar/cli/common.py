@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import Connection, Engine
 
 from downradar.core.catalog import CatalogError, load_catalog
 from downradar.core.clock import SystemClock
-from downradar.core.config import Settings
+from downradar.core.config import ConfigError, Settings, variable_name
 from downradar.incidents import IncidentError, NotFound
 from downradar.notify.routes import RouteError
 from downradar.probes.registry import sync_catalog_probes
@@ -30,7 +32,8 @@ CatalogOption = Annotated[
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # Escaped: a message quoting user input ("[detector]") is not Rich markup.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -40,7 +43,16 @@ def settings_for(db: str | None = None, catalog: Path | None = None, **more: obj
     overrides: dict[str, Any] = {
         k: v for k, v in {"db": db, "catalog": catalog, **more}.items() if v is not None
     }
-    return Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+        settings.areas()  # checked before any command starts, so a bad value is one line, not a traceback
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        fail(f"{variable_name(field)}: {error['msg']} (got {error.get('input')!r})")
+    except ConfigError as exc:
+        fail(str(exc))
+    return settings
 
 
 @contextmanager

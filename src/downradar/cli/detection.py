@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -45,14 +45,17 @@ def replay(
     """Replay a report stream in event time through the detector and the incident code (no server)."""
     from downradar.detection.replay import replay_file
 
+    # As the server is configured: its counting window (DOWNRADAR_DEDUP_MINUTES) and its detection tuning
+    # (DOWNRADAR_DETECTION_TUNING), so a replay counts and decides as the live server would.
+    areas = settings_for().areas()
+    tuning = areas.detection
     if not reports.is_file():
         fail(f"{reports}: no such file")
     try:
         known = load_catalog(catalog) if catalog is not None else None
     except CatalogError as exc:
         fail(str(exc))
-    # The server's dedup window (DOWNRADAR_DEDUP_MINUTES): replay counts reports as the server would.
-    window = timedelta(minutes=settings_for().dedup_minutes)
+    window = areas.intake.dedup_window
     with reports.open("rb") as stream, _progress() as progress:
         task = progress.add_task("Replaying", total=reports.stat().st_size)
         events_file = events_out.open("wb") if events_out is not None else None
@@ -63,6 +66,8 @@ def replay(
                 events_out=events_file,
                 progress=lambda n: progress.advance(task, n),
                 dedup_window=window,
+                config=tuning.detector,
+                policy=tuning.policy,
             )
         finally:
             if events_file is not None:

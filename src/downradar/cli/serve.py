@@ -167,7 +167,7 @@ def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
     configure(settings.log_format)
     with database(settings) as engine:
         page_url = load_catalog(settings.catalog).page.url
-        delivery = DeliveryWorker(engine, settings, page_url=page_url, clock=SystemClock())
+        delivery = DeliveryWorker(engine, settings.areas().notify, page_url=page_url, clock=SystemClock())
         signal.signal(signal.SIGTERM, lambda *_: delivery.stop())
         err.print(f"Delivering notifications from {settings.db}", highlight=False)
         try:

@@ -601,6 +601,7 @@ def replay_file(
     events_out: IO[bytes] | None = None,
     progress: Callable[[int], None] | None = None,
     config: DetectorConfig | None = None,
+    policy: AutomaticPolicy | None = None,
     dedup_window: timedelta = DEDUP_WINDOW,
 ) -> ReplayStats:
     """Replay an NDJSON report stream; write each event as one JSON line to `events_out` as it happens."""
@@ -610,7 +611,7 @@ def replay_file(
             events_out.write(orjson.dumps(record) + b"\n")
 
     started = time.perf_counter()
-    runner = Replay(catalog, config, on_event=write, dedup_window=dedup_window)
+    runner = Replay(catalog, config, policy=policy, on_event=write, dedup_window=dedup_window)
     # readlines(hint) splits about a megabyte of lines at a time in C, not line by line in Python.
     while chunk := stream.readlines(CHUNK_BYTES):
         runner.feed_lines(chunk)

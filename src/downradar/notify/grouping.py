@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from downradar.core.config import Settings
+from downradar.core.config import NotifySettings
 from downradar.notify import recipients as recipients_
 from downradar.store.schema import alert_routes, messages, outbox, subscribers
 
@@ -27,7 +27,7 @@ def new_message_id() -> str:
     return "dlv_" + secrets.token_hex(12)
 
 
-def form_messages(conn: Connection, settings: Settings, now: datetime) -> int:
+def form_messages(conn: Connection, settings: NotifySettings, now: datetime) -> int:
     """Turn every ready recipient's queued rows into a pending message; returns how many were made."""
     queued = conn.execute(
         select(outbox.c.recipient, func.min(outbox.c.created_at), func.max(outbox.c.id))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from downradar.core.config import Settings
+from downradar.core.config import NotifySettings
 from downradar.store.schema import alert_routes, subscribers
 
 ROUTE = "route"
@@ -45,7 +45,7 @@ class Grouping:
         return ready
 
 
-def default_grouping(settings: Settings, *, subscriber: bool) -> Grouping:
+def default_grouping(settings: NotifySettings, *, subscriber: bool) -> Grouping:
     repeat = settings.subscriber_repeat_seconds if subscriber else settings.route_repeat_seconds
     return Grouping(
         wait=timedelta(seconds=settings.group_wait_seconds),
@@ -113,7 +113,7 @@ def split_keys(keys: Iterable[str]) -> tuple[list[str], list[str]]:
     return route_ids, subscriber_ids
 
 
-def load(conn: Connection, keys: Iterable[str], settings: Settings) -> dict[str, Recipient]:
+def load(conn: Connection, keys: Iterable[str], settings: NotifySettings) -> dict[str, Recipient]:
     """The recipients with these keys that still exist (a removed one simply drops out)."""
     route_ids, subscriber_ids = split_keys(keys)
     found: dict[str, Recipient] = {}

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, or_, select
 
-from downradar.core.config import Settings
+from downradar.core.config import NotifySettings
 from downradar.core.model import OPEN_STATUSES
 from downradar.notify import recipients as recipients_
 from downradar.notify.grouping import PENDING
@@ -17,13 +17,13 @@ from downradar.notify.outbox import REMINDER
 from downradar.store.schema import alert_routes, events, incidents, messages, outbox
 
 
-def _anyone_repeats(conn: Connection, settings: Settings) -> bool:
+def _anyone_repeats(conn: Connection, settings: NotifySettings) -> bool:
     if settings.route_repeat_seconds or settings.subscriber_repeat_seconds:
         return True
     return bool(conn.scalar(select(func.count()).where(alert_routes.c.repeat_interval_seconds > 0)))
 
 
-def queue_due(conn: Connection, settings: Settings, now: datetime) -> int:
+def queue_due(conn: Connection, settings: NotifySettings, now: datetime) -> int:
     """Queue a reminder for every (recipient, open incident) pair that is due; returns how many."""
     if not _anyone_repeats(conn, settings):
         return 0

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, select, update
 
 from downradar.core.clock import Clock, wait_until_set
-from downradar.core.config import Settings
+from downradar.core.config import NotifySettings
 from downradar.notify import paging, reminders
 from downradar.notify import recipients as recipients_
 from downradar.notify.channels import Channel, Failed
@@ -68,7 +68,7 @@ class Outcome:
 
 
 class DeliveryWorker:
-    def __init__(self, engine: Engine, settings: Settings, *, page_url: str, clock: Clock) -> None:
+    def __init__(self, engine: Engine, settings: NotifySettings, *, page_url: str, clock: Clock) -> None:
         self.engine = engine
         self.settings = settings
         self.page_url = page_url

@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from downradar import __version__
 from downradar.core.catalog import Catalog, load_catalog
 from downradar.core.clock import Clock, SystemClock
-from downradar.core.config import Settings
+from downradar.core.config import Areas, Settings
 from downradar.core.model import CLOSED_STATUSES
 from downradar.core.supervisor import Backoff, Loop, Supervisor, TaskLoop
 from downradar.detection.live import LiveDetection
@@ -85,6 +85,7 @@ def create_app(
     """The application. `catalog` serves instead of the file settings.catalog names (the demo's);
     `loops` are supervised beside the server's own; `restart_backoff` paces a failed loop's restarts."""
     settings = settings or Settings()
+    areas = settings.areas()  # a setting the server cannot run with fails here, naming its variable
     given_catalog = catalog
     clock = clock or SystemClock()
     # Made with the app, not in the lifespan: the page cache middleware and the RSGI front, in front of
@@ -107,12 +108,17 @@ def create_app(
                 sync_catalog_probes(conn, catalog, clock.now())
                 secret = settings.secret or get_or_create(conn, "client_secret")
                 admin_token = settings.admin_token or get_or_create(conn, "admin_token")
-            store = ReportStore(engine, dedup_window=timedelta(minutes=settings.dedup_minutes))
-            writer = GroupCommitWriter(store, max_batch=settings.max_batch)
+            store = ReportStore(engine, dedup_window=areas.intake.dedup_window)
+            writer = GroupCommitWriter(store, max_batch=areas.intake.max_batch)
             await writer.start()  # before the first request, not when the supervisor's task first runs
             teardown.push_async_callback(writer.stop)
-            detection = LiveDetection(engine, catalog, clock) if settings.detect else None
-            server_loops = _server_loops(settings, engine, catalog, clock, writer, detection)
+            tuning = areas.detection
+            detection = (
+                LiveDetection(engine, catalog, clock, config=tuning.detector, policy=tuning.policy)
+                if tuning.enabled
+                else None
+            )
+            server_loops = _server_loops(areas, engine, catalog, clock, writer, detection)
             if traffic is not None:
                 server_loops.append(TaskLoop("traffic", lambda: traffic.run(rt)))
             supervisor = Supervisor(
@@ -125,7 +131,7 @@ def create_app(
                 engine=engine,
                 clock=clock,
                 writer=writer,
-                limiter=ReportRateLimiter(settings.report_rate_limit),
+                limiter=ReportRateLimiter(areas.intake.report_rate_limit),
                 metrics=Metrics(
                     lambda: open_incident_counts(engine), page_cache=page_cache, loops=supervisor.states
                 ),
@@ -206,7 +212,7 @@ class DownradarApp(FastAPI):
 
 
 def _server_loops(
-    settings: Settings,
+    areas: Areas,
     engine: Engine,
     catalog: Catalog,
     clock: Clock,
@@ -218,20 +224,20 @@ def _server_loops(
         TaskLoop("writer", writer.run, stop=writer.request_stop),
         TaskLoop("maintenance", partial(_advance_maintenance_forever, engine, clock)),
         TaskLoop(
-            "probe-pruning", partial(_prune_probe_results_forever, engine, clock, settings.probe_keep_days)
+            "probe-pruning", partial(_prune_probe_results_forever, engine, clock, areas.probes.keep_days)
         ),
     ]
     if detection is not None:
         loops.append(TaskLoop("detection", detection.run_forever))
-    if settings.deliver:
-        loops.append(DeliveryWorker(engine, settings, page_url=catalog.page.url, clock=clock))
-    if settings.probes:
+    if areas.notify.deliver:
+        loops.append(DeliveryWorker(engine, areas.notify, page_url=catalog.page.url, clock=clock))
+    if areas.probes.enabled:
         local = LocalProbes(
-            engine, clock, location=settings.probe_location, concurrency=settings.probe_concurrency
+            engine, clock, location=areas.probes.location, concurrency=areas.probes.concurrency
         )
         loops.append(TaskLoop("probes", local.run))
     watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
-    if settings.upstream and watched:
+    if areas.upstream.enabled and watched:
         # A fresh poller per run: a failed one closed its HTTP client on the way out.
         loops.append(TaskLoop("upstream", lambda: UpstreamPoller(engine, watched, clock=clock).run()))
     return loops

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from downradar.core.config import Settings
+from downradar.core.config import NotifySettings
 from downradar.notify.channels import Failed
 from downradar.notify.mail import notification_mail
 from downradar.notify.recipients import Recipient
@@ -26,7 +26,7 @@ CONNECTIONS = 4  # SMTP servers limit connections per client; a handful is plent
 ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError)
 
 
-def smtp_client(settings: Settings, timeout: float) -> aiosmtplib.SMTP:
+def smtp_client(settings: NotifySettings, timeout: float) -> aiosmtplib.SMTP:
     """A client for the configured server; it connects (and logs in, with a user name) on connect()."""
     security = settings.smtp_security
     return aiosmtplib.SMTP(
@@ -47,7 +47,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-async def send_once(settings: Settings, message: EmailMessage, *, timeout: float) -> None:
+async def send_once(settings: NotifySettings, message: EmailMessage, *, timeout: float) -> None:
     """Send one mail on a connection of its own (confirmations); raise Failed if it did not go."""
     if not settings.smtp_host:
         raise Failed(NOT_CONFIGURED)
@@ -72,7 +72,7 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
 
 
 class EmailChannel:
-    def __init__(self, settings: Settings, *, page_url: str, page_name: str | None = None) -> None:
+    def __init__(self, settings: NotifySettings, *, page_url: str, page_name: str | None = None) -> None:
         self.settings = settings
         self.page_url = page_url
         self.page_name = page_name or urlsplit(page_url).hostname or page_url

@@ -105,9 +105,8 @@ async def sign_up(
         changing=signup.changing,
     )
     try:
-        await send_once(
-            rt.settings, message, timeout=min(CONFIRM_SEND_TIMEOUT, rt.settings.deliver_timeout_seconds)
-        )
+        notify = rt.settings.areas().notify
+        await send_once(notify, message, timeout=min(CONFIRM_SEND_TIMEOUT, notify.deliver_timeout_seconds))
     except Failed as exc:
         # The subscriber's id, never the address or the token.
         log.warning("confirmation mail for subscriber %s not sent: %s", signup.subscriber_id, exc)
