@@ -34,7 +34,7 @@ BULK_THREADS = 2
 BULK_LINES = 250
 KILL_AFTER_ACKS = 1500  # single and bulk reports acknowledged before the kill...
 KILL_AFTER_SECONDS = 1.5  # ...and at least this long into the stream
-STREAM_DEADLINE = 12.0
+STREAM_DEADLINE = 60.0
 
 
 @dataclass
@@ -134,7 +134,8 @@ def test_acknowledged_reports_survive_kill_9(db_url: str, tmp_path: Path, server
             enough = ledger.acks >= KILL_AFTER_ACKS and elapsed >= KILL_AFTER_SECONDS
             problems = list(ledger.unexpected)
         assert not problems, f"answers other than 202 before the kill: {problems[:5]}"
-        assert elapsed < STREAM_DEADLINE, f"only {ledger.acks} reports acknowledged in {elapsed:.1f} s"
+        if elapsed >= STREAM_DEADLINE:  # not a speed claim: only how long to wait before giving up
+            pytest.fail(f"gave up waiting: {ledger.acks} reports acknowledged in {elapsed:.1f} s")
         if enough:
             break
         time.sleep(0.02)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import DESKTOP, new_page, require_browser, sign_in
+from support.browser import DESKTOP, new_page, require_browser, sign_in
 from support.servers import LiveServer
 
 if TYPE_CHECKING:

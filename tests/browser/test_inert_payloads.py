@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from browser.conftest import api, require_browser
+from support.browser import api, require_browser
 from support.servers import LiveServer
 
 if TYPE_CHECKING:

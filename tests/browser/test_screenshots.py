@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from browser.conftest import DESKTOP, require_browser, sign_in
+from support.browser import DESKTOP, require_browser, sign_in
 from support.servers import LiveServer
 from support.waiting import eventually
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from browser.conftest import PHONE, api, new_page, require_browser
+from support.browser import PHONE, api, new_page, require_browser
 from support.servers import LiveServer
 
 if TYPE_CHECKING:
