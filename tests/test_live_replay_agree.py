@@ -4,8 +4,8 @@ series the detector reads: service totals, components, countries, symptoms) and 
 
 The stream has what makes counting hard: floods (one client every 10 s), a client reporting twice within
 a minute with the later report sent first (late within the minute, for different components), reports
-without a client, several services, components, regions and symptoms, and an outage that opens, updates
-and resolves an incident.
+without a client, components the catalog does not list (they count as "other"), several services,
+components, regions and symptoms, and an outage that opens, updates and resolves an incident.
 """
 
 from __future__ import annotations
@@ -70,11 +70,13 @@ def scenario() -> Scenario:
 
 def stream() -> list[dict[str, Any]]:
     """The scenario's reports, plus per hour a client who reports twice within a minute with the later
-    report arriving first, and every 97th report without a client."""
+    report arriving first; every 97th report without a client, every 89th for a component nobody lists."""
     reports: list[dict[str, Any]] = []
     for n, report in enumerate(report_stream(scenario())):
         if n % 97 == 0:
             report = {k: v for k, v in report.items() if k != "client"}
+        if n % 89 == 0:
+            report = {**report, "component": "warp-drive"}
         reports.append(report)
         minute = datetime.fromisoformat(report["ts"]).replace(second=0)
         if minute.minute == 17 and report.get("client") and report["service"] == "chatgpt":
@@ -164,6 +166,7 @@ def test_the_stream_has_what_makes_counting_hard(lines, replayed) -> None:
     cells, events = replayed
     assert sum(cells.values()) < len(lines)  # floods and repeat reporters: duplicates
     assert any("client" not in line for line in lines)
+    assert any(cell[1] == "other" for _, cell in cells)  # warp-drive, as live intake files it
     late = [(a, b) for a, b in pairwise(lines) if b["ts"] < a["ts"]]
     assert late and all(b["ts"][:16] == a["ts"][:16] for a, b in late)  # late only within the minute
     assert {"incident.opened", "incident.resolved"} <= {e["type"] for e in events}

@@ -11,8 +11,9 @@ which go through the same probe tracker and fusion as live:
                              "status_code": 503, "error": "status 503 not in 200-399"}}
     {"ts": "...Z", "upstream": {"service": "chatgpt", "indicator": "major", "description": "...",
                                 "components": {"conversations": "major_outage"}, "incidents": [...]}}
- Services, components and regions the catalog does not know are
-created as they appear. Deterministic: the same stream gives the same events.
+Services the catalog does not know are created as they appear, with their components. A component the
+catalog does not list for one of its own services counts as "other", as live intake files it.
+Deterministic: the same stream gives the same events.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from downradar.detection.series import series_keys
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.intake.counting import DEDUP_WINDOW, judge, minute_of
-from downradar.intake.validation import REGION_RE
+from downradar.intake.validation import OTHER_COMPONENT, REGION_RE
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import new_component_row, new_service_row
 from downradar.store.schema import components as components_table
@@ -157,6 +158,7 @@ class Replay:
         self._window = dedup_window.total_seconds()
         self.stats = ReplayStats()
         self._known = {s.id: {c.id for c in s.components} for s in self.catalog.services}
+        self._listed = frozenset(self._known)  # the catalog's own services: their components are fixed
         self._dirty = True
         self._position = {s.id: i for i, s in enumerate(self.catalog.services)}
         self._touched: set[str] = set()  # services whose components changed since the last sync
@@ -350,6 +352,15 @@ class Replay:
         cell = self._shared(cell)
         service, component = cell[0], cell[1]
         known = self._known.get(service)
+        if component and service in self._listed and component not in self._known[service]:
+            # As live intake counts it (intake/validation.normalise): a component the catalog does not
+            # list for its service is "other".
+            other = self._shared((service, OTHER_COMPONENT, cell[2], cell[3]))
+            found = self._cell_of.get(other)
+            if found is None:
+                found = self._new_cell(other)
+            self._ready[cell] = found
+            return found
         if known is None or (component and component not in known):
             self._discover(service, component)
         found = self._cell_of.get(cell)
@@ -491,7 +502,7 @@ class Replay:
 
     def _discover(self, service: str, component: str) -> None:
         known = self._known.setdefault(service, set())
-        if component and component != "other":
+        if component and component != OTHER_COMPONENT:
             known.add(component)
         self._dirty = True
         self._touched.add(service)

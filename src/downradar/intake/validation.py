@@ -19,6 +19,10 @@ MAX_COMMENT = 1000
 MAX_EPOCH_SECONDS = 1e11  # year 5138; anything larger is milliseconds or nonsense
 
 
+# Where a report counts when it names a component its service does not list (live and replay alike).
+OTHER_COMPONENT = "other"
+
+
 class ReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -129,7 +133,7 @@ def normalise(
     """The row the writer stores: absent fields become '', unknown components 'other'."""
     component = report.component or ""
     if component and component not in known_components:
-        component = "other"
+        component = OTHER_COMPONENT
     return {
         "ts": report.ts or received_at,
         "received_at": received_at,

@@ -158,7 +158,7 @@ def _component_status(value: Any) -> str:
 # --- Atom / RSS feeds -------------------------------------------------------------------------------------
 
 # Status labels as providers write them, mapped to Statuspage's incident / maintenance statuses.
-_LABELS = {
+_LABELS: dict[str, str] = {
     **{status.value.replace("_", " "): status.value for status in (*IncidentStatus, *MaintenanceStatus)},
     "update": IncidentStatus.investigating.value,
 }
