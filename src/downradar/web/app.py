@@ -127,6 +127,7 @@ def create_app(
             )
             rt = Runtime(
                 settings=settings,
+                areas=areas,
                 catalog=catalog,
                 engine=engine,
                 clock=clock,

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from downradar.core.catalog import Catalog
 from downradar.core.clock import Clock
-from downradar.core.config import Settings
+from downradar.core.config import Areas, Settings
 from downradar.core.supervisor import Supervisor
 from downradar.intake.group_commit import GroupCommitWriter
 from downradar.intake.ratelimit import ReportRateLimiter
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the admin and subscribe modules import this one
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
+    areas: Areas  # the settings of each area, typed and checked (Settings.areas())
     catalog: Catalog
     engine: Engine
     clock: Clock

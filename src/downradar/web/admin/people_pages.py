@@ -92,9 +92,9 @@ def _routes_context(rt: Runtime, values: dict[str, Any] | None = None) -> dict[s
     form.update(values or {})
     # What a route without its own setting uses, so the table and the hints can say it.
     defaults = {
-        "group_wait_seconds": rt.settings.group_wait_seconds,
-        "group_interval_seconds": rt.settings.group_interval_seconds,
-        "repeat_interval_seconds": rt.settings.route_repeat_seconds,
+        "group_wait_seconds": rt.areas.notify.group_wait_seconds,
+        "group_interval_seconds": rt.areas.notify.group_interval_seconds,
+        "repeat_interval_seconds": rt.areas.notify.route_repeat_seconds,
     }
     return {
         "routes": found,
@@ -142,7 +142,7 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
                 group_wait_seconds=body.group_wait_seconds,
                 group_interval_seconds=body.group_interval_seconds,
                 repeat_interval_seconds=body.repeat_interval_seconds,
-                allow=AllowList.parse(rt.settings.allow_targets),
+                allow=AllowList.parse(rt.areas.notify.allow_targets),
                 actor=ACTOR,
                 now=rt.clock.now(),
             )

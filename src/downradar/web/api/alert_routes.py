@@ -31,7 +31,7 @@ def create_route(request: Request, body: RouteCreate) -> JSON:
             group_wait_seconds=body.group_wait_seconds,
             group_interval_seconds=body.group_interval_seconds,
             repeat_interval_seconds=body.repeat_interval_seconds,
-            allow=AllowList.parse(rt.settings.allow_targets),
+            allow=AllowList.parse(rt.areas.notify.allow_targets),
             actor="admin",
             now=rt.clock.now(),
         )

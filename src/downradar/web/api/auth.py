@@ -37,6 +37,6 @@ def require_ingest(request: Request) -> str:
     token = bearer_token(request, needs="admin or ingest token")
     if _matches(token, rt.admin_token):
         return "admin"
-    if _matches(token, rt.settings.ingest_token):
+    if _matches(token, rt.areas.intake.ingest_token):
         return "ingest"
     raise HTTPException(403, "wrong token: bulk intake needs the admin token or the ingest token")

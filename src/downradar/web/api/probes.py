@@ -233,9 +233,7 @@ def list_locations(request: Request) -> JSON:
     rt = runtime(request)
     with rt.engine.connect() as conn:
         found = locations.list_locations(conn)
-    return JSON(
-        {"server_location": rt.settings.probe_location, "locations": [location_json(x) for x in found]}
-    )
+    return JSON({"server_location": rt.areas.probes.location, "locations": [location_json(x) for x in found]})
 
 
 @admin.post("/probe-locations", status_code=201, summary="Add a location; its token is shown this once")
@@ -243,7 +241,7 @@ def create_location(request: Request, body: LocationCreate) -> JSON:
     rt = runtime(request)
     with _translated(), rt.engine.begin() as conn:
         token = locations.create_location(
-            conn, body.name, rt.clock.now(), server_location=rt.settings.probe_location
+            conn, body.name, rt.clock.now(), server_location=rt.areas.probes.location
         )
     return JSON({"name": body.name, "token": token}, status_code=201)
 

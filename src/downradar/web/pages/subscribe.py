@@ -78,14 +78,14 @@ async def sign_up(
                     conn,
                     url=webhook,
                     components=components,
-                    allow=AllowList.parse(rt.settings.allow_targets),
+                    allow=AllowList.parse(rt.areas.notify.allow_targets),
                     now=now,
                 )
 
         made = await run_in_threadpool(add_webhook)
         return {**made.subscriber, "secret": made.secret, "unsubscribe_token": made.unsubscribe_token}
     address = subscribers.normalise_email(email)
-    if not rt.settings.smtp_host:
+    if not rt.areas.notify.smtp_host:
         raise HTTPException(503, NOT_CONFIGURED)
     limits.check_address(address)
 
@@ -97,7 +97,7 @@ async def sign_up(
     labels = component_labels(rt)
     message = confirmation_mail(
         to=signup.address,
-        mail_from=rt.settings.mail_from,
+        mail_from=rt.areas.notify.mail_from,
         page_name=rt.catalog.page.name,
         page_url=rt.catalog.page.url,
         token=signup.confirm_token,
@@ -105,7 +105,7 @@ async def sign_up(
         changing=signup.changing,
     )
     try:
-        notify = rt.settings.areas().notify
+        notify = rt.areas.notify
         await send_once(notify, message, timeout=min(CONFIRM_SEND_TIMEOUT, notify.deliver_timeout_seconds))
     except Failed as exc:
         # The subscriber's id, never the address or the token.

@@ -153,7 +153,7 @@ def render(
         "zone_name": now.astimezone(zone(time_zone)).tzname(),
         "lang": display_language(request),
         "now": now,
-        "refresh_seconds": rt.settings.page_refresh_seconds,
+        "refresh_seconds": rt.areas.web.page_refresh_seconds,
     }
     return templates.TemplateResponse(
         request,
