@@ -154,6 +154,8 @@ class Supervisor:
                 state.failures_in_a_row = 0  # it had recovered: this is a new failure, not the same one
             state.failures_in_a_row += 1
             state.state = FAILED
+            # Real time, not the app's Clock: pacing the restarts of a crashing loop protects real resources,
+            # and a test's FakeClock or the demo's fast one must not stall or hurry them.
             await asyncio.sleep(self.backoff.delay(state.failures_in_a_row))
             state.restarts += 1
             asyncio.get_running_loop().call_later(self.healthy_after, _recovered, state, state.restarts)
