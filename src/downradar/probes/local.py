@@ -13,6 +13,7 @@ import logging
 from sqlalchemy import Engine
 
 from downradar.core.clock import Clock
+from downradar.core.config import ProbeSettings
 from downradar.core.model import ProbeResult
 from downradar.probes.registry import enabled_specs
 from downradar.probes.results import store_results
@@ -23,13 +24,15 @@ log = logging.getLogger("downradar.probes")
 
 class LocalProbes:
     def __init__(
-        self, engine: Engine, clock: Clock, *, location: str, concurrency: int, refresh_seconds: float = 15.0
+        self, engine: Engine, clock: Clock, settings: ProbeSettings, *, refresh_seconds: float = 15.0
     ) -> None:
         self.engine = engine
         self.clock = clock
-        self.location = location
+        self.location = settings.location
         self.refresh_seconds = refresh_seconds
-        self.scheduler = ProbeScheduler(location, self._store, concurrency=concurrency, clock=clock)
+        self.scheduler = ProbeScheduler(
+            settings.location, self._store, concurrency=settings.concurrency, clock=clock
+        )
 
     async def _store(self, results: list[ProbeResult]) -> None:
         def write() -> None:

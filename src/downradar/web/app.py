@@ -233,9 +233,7 @@ def _server_loops(
     if areas.notify.deliver:
         loops.append(DeliveryWorker(engine, areas.notify, page_url=catalog.page.url, clock=clock))
     if areas.probes.enabled:
-        local = LocalProbes(
-            engine, clock, location=areas.probes.location, concurrency=areas.probes.concurrency
-        )
+        local = LocalProbes(engine, clock, areas.probes)
         loops.append(TaskLoop("probes", local.run))
     watched = [(s.id, s.upstream) for s in catalog.services if s.upstream is not None]
     if areas.upstream.enabled and watched:
