@@ -368,7 +368,7 @@ def test_a_form_and_the_api_refuse_the_same_value_naming_the_same_field(
     server: LiveServer, admin: httpx.Client, case: tuple[Any, ...]
 ) -> None:
     (field, value), (page, action, prefix), form, (api_path, api_body) = case
-    answer = httpx.post(f"{server.base_url}{api_path}", json={**api_body, field: value}, headers=server.admin)
+    answer = server.post(api_path, json={**api_body, field: value}, headers=server.admin)
     assert answer.status_code == 422, answer.text
     [error] = answer.json()["errors"]
     assert error["field"] == field
