@@ -28,6 +28,8 @@ def test_the_flat_variables_reach_their_areas(monkeypatch: pytest.MonkeyPatch) -
     assert areas.intake.max_batch == 77 and areas.intake.dedup_window == timedelta(minutes=15)
     assert areas.detection.enabled is False
     assert areas.detection.detector.open_score == 8.0  # the defaults, with no tuning file
+    monkeypatch.setenv("DOWNRADAR_DETECTION_TUNING", "")
+    assert Settings().areas().detection.detector.open_score == 8.0  # empty is unset
 
 
 def test_detection_tuning_comes_from_the_file_the_variable_names(tmp_path: Path) -> None:

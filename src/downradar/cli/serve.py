@@ -47,19 +47,20 @@ def _serve(
 
     if server not in SERVERS:
         fail(f"--server {server!r}: choose one of {', '.join(SERVERS)}")
-    configure(settings.log_format)
+    web = settings.areas().web
+    configure(web.log_format)
     with database(settings) as engine, engine.begin() as conn:
         token = settings.admin_token or get_or_create(conn, "admin_token")
-    err.print(f"Downradar on [bold]http://{settings.host}:{settings.port}[/bold]  (database: {settings.db})")
+    err.print(f"Downradar on [bold]http://{web.host}:{web.port}[/bold]  (database: {settings.db})")
     if settings.admin_token is None:
         err.print(f"Admin token (set DOWNRADAR_ADMIN_TOKEN to choose your own): {token}", soft_wrap=True)
     app = build() if build is not None else create_app(settings, clock=clock, traffic=traffic)
     if server == "uvicorn":
         import uvicorn
 
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.run(app, host=web.host, port=web.port, log_config=None, access_log=False)
         return
-    _serve_granian(app, settings.host, settings.port)
+    _serve_granian(app, web.host, web.port)
 
 
 def _serve_granian(app: DownradarApp, host: str, port: int) -> None:
@@ -164,7 +165,7 @@ def worker(db: DbOption = None, catalog: CatalogOption = None) -> None:
     from downradar.notify.worker import DeliveryWorker
 
     settings = settings_for(db, catalog)
-    configure(settings.log_format)
+    configure(settings.areas().web.log_format)
     with database(settings) as engine:
         page_url = load_catalog(settings.catalog).page.url
         delivery = DeliveryWorker(engine, settings.areas().notify, page_url=page_url, clock=SystemClock())

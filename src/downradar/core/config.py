@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         default=None,
         description="TOML file with [detector] and [automatic] tables overriding the detection defaults",
     )
+
+    @field_validator("detection_tuning", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        return None if value == "" else value  # DOWNRADAR_DETECTION_TUNING= means no file, not "."
 
     def areas(self) -> Areas:
         """Every area's settings, checked together; raises ConfigError naming the variable at fault."""
