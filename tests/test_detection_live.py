@@ -10,7 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from downradar.detection.scenario import Episode, Mix, Scenario, ServiceSpec, report_stream
 from support.inprocess import start_in_process
 from support.servers import ADMIN_TOKEN, LiveServer, make_settings
@@ -49,8 +49,8 @@ def post_reports(http: httpx.Client, scenario: Scenario, since: datetime | None 
 
 
 @pytest.fixture
-def live(db_url: str) -> Iterator[tuple[LiveServer, FixedClock, httpx.Client]]:
-    clock = FixedClock(ONSET - timedelta(hours=1))
+def live(db_url: str) -> Iterator[tuple[LiveServer, FakeClock, httpx.Client]]:
+    clock = FakeClock(ONSET - timedelta(hours=1))
     server = start_in_process(make_settings(db_url), clock=clock)
     try:
         with server.client() as http:
@@ -59,7 +59,7 @@ def live(db_url: str) -> Iterator[tuple[LiveServer, FixedClock, httpx.Client]]:
         server.stop()
 
 
-def advance_to(server: LiveServer, clock: FixedClock, moment: datetime) -> None:
+def advance_to(server: LiveServer, clock: FakeClock, moment: datetime) -> None:
     clock.set(moment)
     assert server.runtime.detection is not None
     server.runtime.detection.catch_up()

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from support.databases import Databases
 from support.inprocess import start_in_process
 from support.servers import LiveServer, make_settings, module_server
@@ -311,12 +311,12 @@ def test_an_outage_during_maintenance_shows_the_outage(admin: Admin) -> None:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def ticking(db_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
+def ticking(db_url: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Admin]:
     """A server on a clock the test moves, checking maintenance windows every 20 ms instead of 20 s."""
     monkeypatch.setattr("downradar.web.app.MAINTENANCE_TICK_SECONDS", 0.02)
     live = start_in_process(make_settings(db_url), clock=clock)
@@ -336,7 +336,7 @@ def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
     return True
 
 
-def test_maintenance_starts_and_completes_with_its_window(ticking: Admin, clock: FixedClock) -> None:
+def test_maintenance_starts_and_completes_with_its_window(ticking: Admin, clock: FakeClock) -> None:
     start, end = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
     maintenance_id = ticking.schedule(start, end)["id"]
     assert ticking.get(maintenance_id)["status"] == "scheduled"

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import Engine, String, Text, select
 
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from downradar.store import make_engine
 from downradar.store.schema import report_minutes, reports
 from support.inprocess import start_in_process
@@ -36,12 +36,12 @@ def db(server: LiveServer) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(T0)
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def timed(db_url: str, clock: FixedClock) -> Iterator[LiveServer]:
+def timed(db_url: str, clock: FakeClock) -> Iterator[LiveServer]:
     """A server whose clock moves only when the test says so, with an ingest token for bulk intake."""
     live = start_in_process(make_settings(db_url, ingest_token=INGEST_TOKEN), clock=clock)
     yield live
@@ -143,7 +143,7 @@ def test_a_client_given_by_the_reporter_is_kept(client: httpx.Client, db: Engine
 
 
 def test_only_the_first_report_per_client_per_service_in_15_minutes_counts(
-    timed: LiveServer, clock: FixedClock
+    timed: LiveServer, clock: FakeClock
 ) -> None:
     outcomes = []
     with timed.client() as http:
@@ -296,7 +296,7 @@ def outage_lines() -> list[dict[str, Any]]:
     return lines
 
 
-def test_summary_has_96_quarter_hours_and_the_top_problems(timed: LiveServer, clock: FixedClock) -> None:
+def test_summary_has_96_quarter_hours_and_the_top_problems(timed: LiveServer, clock: FakeClock) -> None:
     clock.set(T0 + timedelta(minutes=7, seconds=30))
     with timed.client() as http:
         bulk(http, outage_lines())

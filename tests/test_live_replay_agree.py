@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from downradar.core.catalog import load_catalog
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from downradar.core.config import DEMO_CATALOG
 from downradar.detect import SeriesKey, epoch_minute, minute_datetime
 from downradar.detection.replay import Replay
@@ -88,7 +88,7 @@ def stream() -> list[dict[str, Any]]:
 def live_run(db_url: str, lines: list[dict[str, Any]]) -> tuple[dict[tuple[int, Cell], int], list[dict]]:
     """The stream through a real server: bulk intake, then the detector minute by minute as the clock
     moves on. Returns the stored minute buckets (counted reports per cell) and the events."""
-    clock = FixedClock(START - timedelta(days=1))  # before every report: the detector waits for them
+    clock = FakeClock(START - timedelta(days=1))  # before every report: the detector waits for them
     server: LiveServer = start_in_process(make_settings(db_url, probes=False, upstream=False), clock=clock)
     try:
         with server.client() as http:

@@ -328,10 +328,10 @@ def test_route_verbs_on_the_command_line(db_url: str) -> None:
 def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from downradar.core.clock import FixedClock
+    from downradar.core.clock import FakeClock
 
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    clock = FixedClock(start)
+    clock = FakeClock(start)
     engine = migrated_with_catalog(db_url)
     settings = make_settings(db_url, **{**FAST, "deliver_max_age_seconds": 3600})
     with Receiver(fail_first=1_000_000) as receiver:  # always 503
@@ -381,10 +381,10 @@ def test_a_delivery_never_answered_2xx_expires_and_unblocks_the_next(db_url: str
 def test_sent_and_expired_messages_are_pruned_after_the_keep_time(db_url: str) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from downradar.core.clock import FixedClock
+    from downradar.core.clock import FakeClock
 
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-    clock = FixedClock(start)
+    clock = FakeClock(start)
     engine = migrated_with_catalog(db_url)
     settings = make_settings(db_url, **{**FAST, "deliver_keep_days": 30})
     with Receiver() as receiver:

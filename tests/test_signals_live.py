@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import select
 
 from downradar.core.catalog import load_catalog
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from downradar.detection.live import LiveDetection
 from downradar.probes.agent import Agent
 from downradar.probes.checks import make_probe_client
@@ -139,7 +139,7 @@ def results_from(server: LiveServer, location: str, since: datetime) -> int:
 
 def detect(server: LiveServer) -> LiveDetection:
     """Run detection over the stored evidence as of two minutes from now (every result's minute complete)."""
-    clock = FixedClock(datetime.now(UTC) + timedelta(minutes=2))
+    clock = FakeClock(datetime.now(UTC) + timedelta(minutes=2))
     detection = LiveDetection(server.runtime.engine, load_catalog(server.settings.catalog), clock)
     detection.catch_up()
     return detection

@@ -1,6 +1,6 @@
 """Upstream status pages: parsing Statuspage summaries and Atom/RSS feeds, detecting which kind a page is,
 fetching politely, and the poller's stored history against a fake provider whose page changes while the
-test runs. No sleeping: time moves on a FixedClock and polls are `poll_once` calls."""
+test runs. No sleeping: time moves on a FakeClock and polls are `poll_once` calls."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from downradar.core.clock import FixedClock
+from downradar.core.clock import FakeClock
 from downradar.store import make_engine, upgrade
 from downradar.store.schema import services
 from downradar.upstream import history
@@ -316,7 +316,7 @@ def engine(db_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def poll(poller: UpstreamPoller, clock: FixedClock, when: datetime, service: str = "openai") -> None:
+def poll(poller: UpstreamPoller, clock: FakeClock, when: datetime, service: str = "openai") -> None:
     clock.set(when)
     run(poller.poll_once(service))
 
@@ -328,7 +328,7 @@ def spec_for(upstream: FakeUpstream, **overrides: Any) -> UpstreamSpec:
 
 
 def test_poller_stores_each_change_with_its_time(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream))], clock=clock)
     operational, outage = fixture_json("summary_operational.json"), fixture_json("summary_major_outage.json")
     resolved = copy.deepcopy(operational)
@@ -371,7 +371,7 @@ def test_poller_stores_each_change_with_its_time(engine: Engine, upstream: FakeU
 
 
 def test_a_304_writes_no_change(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream, kind="statuspage"))], clock=clock)
     upstream.set_summary(fixture_json("summary_major_outage.json"))
     poll(poller, clock, T0)
@@ -387,7 +387,7 @@ def test_a_304_writes_no_change(engine: Engine, upstream: FakeUpstream) -> None:
 
 
 def test_unreachable_page_keeps_the_last_good_state(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream))], clock=clock)
     upstream.set_summary(fixture_json("summary_major_outage.json"))
     poll(poller, clock, T0)
@@ -426,7 +426,7 @@ def test_unreachable_page_keeps_the_last_good_state(engine: Engine, upstream: Fa
 
 
 def test_bad_json_gives_a_clear_error(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream, kind="statuspage"))], clock=clock)
     upstream.set_summary(fixture_json("summary_operational.json"))
     poll(poller, clock, T0)
@@ -445,7 +445,7 @@ def test_bad_json_gives_a_clear_error(engine: Engine, upstream: FakeUpstream) ->
 
 
 def test_bad_json_message(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream, kind="statuspage"))], clock=clock)
     upstream.set_summary_body(b"<html>502 Bad Gateway</html>")
     poll(poller, clock, T0)
@@ -457,7 +457,7 @@ def test_bad_json_message(engine: Engine, upstream: FakeUpstream) -> None:
 
 
 def test_poller_follows_an_atom_feed(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(SEEN)
+    clock = FakeClock(SEEN)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream))], clock=clock)
     upstream.set_atom(fixture_bytes("history_investigating.atom"))
     poll(poller, clock, SEEN)
@@ -484,7 +484,7 @@ def test_run_polls_every_feed_and_one_failure_stops_none(engine: Engine, upstrea
         feeds = [("openai", spec_for(upstream)), ("other", spec_for(dead))]
 
         async def go() -> None:
-            poller = UpstreamPoller(engine, feeds, clock=FixedClock(T0))
+            poller = UpstreamPoller(engine, feeds, clock=FakeClock(T0))
             task = asyncio.create_task(poller.run())
             for _ in range(500):
                 with engine.connect() as conn:
@@ -504,7 +504,7 @@ def test_run_polls_every_feed_and_one_failure_stops_none(engine: Engine, upstrea
 
 
 def test_set_services_forgets_detection_when_the_url_changes(engine: Engine, upstream: FakeUpstream) -> None:
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     poller = UpstreamPoller(engine, [("openai", spec_for(upstream))], clock=clock)
     upstream.set_summary(fixture_json("summary_operational.json"))
     poll(poller, clock, T0)

@@ -132,9 +132,6 @@ class FakeClock:
             self._now = when
 
 
-FixedClock = FakeClock  # the name tests and replays used before the clock could sleep
-
-
 def _wake(waker: asyncio.Future[None]) -> None:
     loop = waker.get_loop()
 
