@@ -4,7 +4,8 @@ series the detector reads: service totals, components, countries, symptoms) and 
 
 The stream has what makes counting hard: floods (one client every 10 s), a client reporting twice within
 a minute with the later report sent first (late within the minute, for different components), reports
-without a client, components the catalog does not list (they count as "other"), several services,
+without a client, components the catalog does not list (they count as "other"), regions in lower case
+(counted in upper case), several services,
 components, regions and symptoms, and an outage that opens, updates and resolves an incident.
 """
 
@@ -70,13 +71,16 @@ def scenario() -> Scenario:
 
 def stream() -> list[dict[str, Any]]:
     """The scenario's reports, plus per hour a client who reports twice within a minute with the later
-    report arriving first; every 97th report without a client, every 89th for a component nobody lists."""
+    report arriving first; every 97th report without a client, every 89th for a component nobody lists,
+    every 83rd with its region in lower case."""
     reports: list[dict[str, Any]] = []
     for n, report in enumerate(report_stream(scenario())):
         if n % 97 == 0:
             report = {k: v for k, v in report.items() if k != "client"}
         if n % 89 == 0:
             report = {**report, "component": "warp-drive"}
+        if n % 83 == 0 and "region" in report:
+            report = {**report, "region": report["region"].lower()}
         reports.append(report)
         minute = datetime.fromisoformat(report["ts"]).replace(second=0)
         if minute.minute == 17 and report.get("client") and report["service"] == "chatgpt":

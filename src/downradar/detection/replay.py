@@ -44,7 +44,7 @@ from downradar.detection.series import series_keys
 from downradar.incidents.automatic import AutomaticIncidents, AutomaticPolicy
 from downradar.incidents.events import events_after
 from downradar.intake.counting import DEDUP_WINDOW, judge, minute_of
-from downradar.intake.validation import OTHER_COMPONENT, REGION_RE
+from downradar.intake.validation import OTHER_COMPONENT, region_code
 from downradar.store import make_engine, upgrade
 from downradar.store.catalog_sync import new_component_row, new_service_row
 from downradar.store.schema import components as components_table
@@ -79,19 +79,26 @@ class ReplayStats:
         return sum(1 for e in self.events if e["type"] == "incident.opened")
 
 
-def _check_fields(report: dict[str, Any]) -> None:
+def _check_fields(report: dict[str, Any]) -> str:
     """Refuse a report whose optional fields break the record (DESIGN 3.1) before it touches any state:
-    later, an odd component failed the catalog sync and an odd region the minute's roll-up."""
+    later, an odd component failed the catalog sync and an odd region the minute's roll-up. Returns the
+    region as live intake counts it (upper case; "" when absent), and refuses one live intake refuses."""
     for name in ("component", "symptom"):
         value = report.get(name)
         if value and (type(value) is not str or not SLUG.match(value)):
             raise ValueError(f"{name} {value!r} is not a slug")
     region = report.get("region")
-    if region and (type(region) is not str or not REGION_RE.match(region)):
-        raise ValueError(f"region {region!r} is not an ISO 3166 code such as US or US-CA")
+    if region:
+        if type(region) is not str:
+            raise ValueError(f"region {region!r} is not an ISO 3166 code such as US or US-CA")
+        try:
+            region = region_code(region)
+        except ValueError as exc:
+            raise ValueError(f"region {region!r}: {exc}") from None
     client = report.get("client")
     if client is not None and type(client) is not str:
         raise ValueError(f"client {client!r} is not a string")
+    return region or ""
 
 
 def _plain(field: Any) -> bool:
@@ -285,7 +292,7 @@ class Replay:
             if not isinstance(service, str) or not SLUG.match(service):
                 raise ValueError(f"service {service!r} is not a slug")
             self._slugs.add(service)
-        _check_fields(report)
+        region = _check_fields(report)
         ts = report["ts"]
         moment = self._times.get(ts) if type(ts) is str else None
         if moment is None:
@@ -309,7 +316,7 @@ class Replay:
             stats.duplicates += 1
             return
         fields = (service, report.get("component"), report.get("region"), report.get("symptom"))
-        cell = (service, fields[1] or "", fields[2] or "", fields[3] or "")
+        cell = (service, fields[1] or "", region, fields[3] or "")
         found = self._ready.get(cell)
         if found is None:
             found = self._cell_id(cell)

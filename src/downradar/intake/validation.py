@@ -47,12 +47,7 @@ class ReportIn(BaseModel):
     @field_validator("region")
     @classmethod
     def _iso_region(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.upper()
-        if not REGION_RE.match(value) or not _known_region(value):
-            raise ValueError("not an ISO 3166-1 alpha-2 country code, optionally with a subdivision (US-CA)")
-        return value
+        return None if value is None else region_code(value)
 
     @field_validator("client", "comment")
     @classmethod
@@ -60,6 +55,14 @@ class ReportIn(BaseModel):
         if value is not None and CONTROL_RE.search(value):
             raise ValueError("contains control characters")
         return value
+
+
+def region_code(value: str) -> str:
+    """A report's region as it is counted (upper case), or ValueError; replay checks regions with it too."""
+    code = value.upper()
+    if not REGION_RE.match(code) or not _known_region(code):
+        raise ValueError("not an ISO 3166-1 alpha-2 country code, optionally with a subdivision (US-CA)")
+    return code
 
 
 @lru_cache(maxsize=4096)
