@@ -1,2 +1,3 @@
-"""Report intake: validation, client hashing, per-address limits, dedup and the group-commit writer; the
-comments reporters leave and their moderation."""
+"""Report intake: validation, client hashing, per-address limits, the counting rule (counting.py, which
+replay follows too), the dedup-and-roll-up writer behind group commit; the comments reporters leave and
+their moderation."""
