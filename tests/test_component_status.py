@@ -163,7 +163,7 @@ def test_bad_status_and_unknown_components_are_refused(engine: Engine) -> None:
     assert status_of(engine, "web.api") == ("operational", None)
 
 
-# -- a real server: the admin API, the admin page, the public pages ---------------------------------------
+# -- the app in-process: the admin API, the admin page, the public pages -----------------------------
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

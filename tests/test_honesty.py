@@ -1,5 +1,5 @@
 """The honesty gap and the acknowledgement grade, on SQLite and PostgreSQL, and their place in the
-Statuspage v2 JSON (the documented `downradar` extension key) served by a real server.
+Statuspage v2 JSON (the documented `downradar` extension key) served by the app (in-process).
 
 Provider states are stored the way the poller stores them (record_poll), incidents through the same
 lifecycle code the detector uses.
@@ -302,7 +302,7 @@ def test_incidents_older_than_ninety_days_do_not_count(engine: Engine) -> None:
     assert len(found.acknowledgements) == 1
 
 
-# -- the Statuspage v2 extension, from a real server -------------------------------------------------------
+# -- the Statuspage v2 extension, from the app --------------------------------------------------------------
 
 
 def test_summary_and_incidents_json_carry_the_honesty_extension(db_url: str) -> None:

@@ -187,7 +187,7 @@ def test_per_address_rate_limit_answers_429_with_retry_after(db_url: str) -> Non
             assert limited.status_code == 429, limited.text
             assert 1 <= int(limited.headers["Retry-After"]) <= 60
             assert "too many reports" in limited.json()["error"]
-            # Another address (as the trusted local proxy tells uvicorn) has its own allowance.
+            # Another address (as the trusted local proxy says in X-Forwarded-For) has its own allowance.
             accepted(
                 http.post(REPORTS, json={"service": "chatgpt"}, headers={"X-Forwarded-For": "203.0.113.7"})
             )

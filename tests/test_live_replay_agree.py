@@ -1,4 +1,4 @@
-"""Live and replay count the same way: one seeded report stream through a real server's bulk intake
+"""Live and replay count the same way: one seeded report stream through the app's bulk intake
 (SQLite and PostgreSQL) and through `Replay` gives the same per-minute counts (every cell, and so every
 series the detector reads: service totals, components, countries, symptoms) and the same incident events.
 
@@ -90,7 +90,7 @@ def stream() -> list[dict[str, Any]]:
 
 
 def live_run(db_url: str, lines: list[dict[str, Any]]) -> tuple[dict[tuple[int, Cell], int], list[dict]]:
-    """The stream through a real server: bulk intake, then the detector minute by minute as the clock
+    """The stream through the app (in-process): bulk intake, then the detector minute by minute as the clock
     moves on. Returns the stored minute buckets (counted reports per cell) and the events."""
     clock = FakeClock(START - timedelta(days=1))  # before every report: the detector waits for them
     server: LiveServer = start_in_process(make_settings(db_url, probes=False, upstream=False), clock=clock)

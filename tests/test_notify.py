@@ -1,4 +1,4 @@
-"""Alert routes and webhook delivery, end to end: a real server, a real receiver on 127.0.0.1, real HTTP.
+"""Alert routes and webhook delivery, end to end: the app in-process, a real receiver on 127.0.0.1.
 
 The receiver fails the first requests with 503; every event must still arrive, signed, in event order per
 incident. A route for one service gets only that service's events. The signing secret never comes back

@@ -1,4 +1,4 @@
-"""Alert hygiene, end to end with a real server and real receivers on 127.0.0.1.
+"""Alert hygiene, end to end: the app (in-process) and real receivers on 127.0.0.1.
 
 A storm of 50 services opening at once reaches each route as one grouped message (a webhook, a webhook for
 ten of the services, an Apprise JSON route and a PagerDuty route), and their resolves are never

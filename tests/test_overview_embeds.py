@@ -1,7 +1,7 @@
 """The overview's sparklines and 90-day uptime bars, the history by month, badges, the widget, dark mode,
 and times in the reader's language and time zone.
 
-The uptime arithmetic is tested as the pure function it is; everything else against a real server on
+The uptime arithmetic is tested as the pure function it is; everything else against the app (in-process) on
 SQLite and PostgreSQL, with incidents written through the lifecycle functions at chosen times.
 """
 
@@ -277,7 +277,7 @@ def test_badge_escapes_its_text_and_colours_by_status() -> None:
     assert 'fill="#5f6368"' in badge_svg("x", "unknown", None)
 
 
-# --- against a real server -------------------------------------------------------------------------
+# --- against the app (in-process) --------------------------------------------------------------------
 
 
 def component_id(server: Any, service: str, slug: str) -> str:

@@ -1,6 +1,6 @@
 """The HTML status page as a reader sees it: overview, service page with chart and report form, incidents.
 
-Every case runs against a real server on SQLite and PostgreSQL (fixtures in conftest.py).
+Every case runs against the app (in-process) on SQLite and PostgreSQL (fixtures in conftest.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The probes API on a real server and database: probe CRUD and its 422s, locations and their tokens, the
+"""The probes API, app in-process, real database: probe CRUD and its 422s, locations and their tokens, the
 agent endpoints (a location's results count for that location only) and the public series."""
 
 from __future__ import annotations
