@@ -94,7 +94,7 @@ class Databases:
 
     def close(self) -> None:
         """Drop the spare and idle copies and the template, after the work still queued (end of session)."""
-        self._background.submit(lambda: None).result()  # recycling done: every copy is idle or dropped
+        self.settle()  # recycling done: every copy is idle or dropped
         self._pg_names.extend(self._idle)
         self._idle.clear()
         if self._spare is not None:
@@ -104,6 +104,10 @@ class Databases:
             self._background.submit(self._drop_pg, name)
         self._pg_names.clear()
         self._background.shutdown(wait=True)
+
+    def settle(self) -> None:
+        """Wait for the background work queued so far (recycling, drops): for tests of this class."""
+        self._background.submit(lambda: None).result()
 
     def _pg_copy(self) -> str:
         template = self._pg()
