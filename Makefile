@@ -16,9 +16,10 @@ run: $(STAMP)
 	$(BIN)/downradar demo
 
 # Two workers (pytest-xdist): every test has its own database, port and folder, so they can run side by
-# side; the suite takes about half as long.
+# side; the suite takes about half as long. --dist loadfile keeps a module on one worker, so its module-scoped
+# fixtures (a replayed fortnight, a module's app) are built once, not once per worker.
 test: $(STAMP)
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # Style, then types: mypy's settings are in pyproject.toml ([tool.mypy], strict on every package).
 lint: $(STAMP)
