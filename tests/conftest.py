@@ -29,10 +29,12 @@ SYSTEM_MODULES = {
     "test_demo_signals",
     "test_durability",  # kill -9 of `downradar run`
     "test_notify_kill",  # kill -9 of `downradar worker`
-    "test_page_cache",  # cache hits across real connections, the process-wide change bus
     "test_rsgi_front",  # the RSGI front in its own process
     "test_signals_live",  # agents and a fake upstream against a real server
     "test_supervisor",  # a real server's start-up and shutdown with failing loops
+}
+API_MODULES = {
+    "test_page_cache",  # its apps are built in the module, on databases of its own
 }
 UNIT_MODULES = {
     "test_catalog",
@@ -60,6 +62,8 @@ def kind_of(item: pytest.Item) -> str:
         return "system"
     if path.stem in SYSTEM_MODULES:
         return "system"
+    if path.stem in API_MODULES:
+        return "api"
     if path.stem in UNIT_MODULES:
         return "unit"
     return "api" if APP_FIXTURES & set(getattr(item, "fixturenames", ())) else "unit"

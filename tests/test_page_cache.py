@@ -1,4 +1,4 @@
-"""The page cache on a real server: hits, ETag/304, invalidation by incidents, detector ticks and other
+"""The page cache, app in-process: hits, ETag/304, invalidation by incidents, detector ticks and other
 processes (PostgreSQL NOTIFY), what is never cached, HEAD, single-flight and the TTL; the change bus's
 throttle and trailing edge with a hand-driven clock."""
 
@@ -21,7 +21,8 @@ from downradar.store import changes, make_engine
 from downradar.store.changes import CHANNEL, ChangeBus
 from downradar.web.app import create_app
 from downradar.web.serving.page_cache import PageCache
-from support.servers import LiveServer, make_settings, start_server
+from support.inprocess import start_in_process
+from support.servers import LiveServer, make_settings
 
 QUIET = {"detect": False, "deliver": False, "probes": False, "upstream": False}
 
@@ -58,7 +59,7 @@ def serve(db_url: str) -> tuple[LiveServer, dict[str, Counter]]:
     app.add_api_route("/api/v2/test-cookie.json", with_cookie)
     app.add_api_route("/api/v2/test-private.json", private)
     app.add_api_route("/api/v2/test-slow.json", slow)
-    return start_server(settings, app=app), counters
+    return start_in_process(settings, app=app), counters
 
 
 def settle(bus: ChangeBus) -> None:
@@ -200,7 +201,7 @@ def test_concurrent_first_requests_render_once(live):
     lock = threading.Lock()
 
     def fetch() -> None:
-        with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        with server.client() as client:
             response = client.get("/api/v2/test-slow.json")
         with lock:
             results.append(response)
