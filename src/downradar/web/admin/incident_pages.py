@@ -138,18 +138,7 @@ def open_incident(request: Request, form: Posted = Depends(posted)) -> Response:
     try:
         body = IncidentCreate.model_validate({"service": service.id, **values})
         with rt.engine.begin() as conn:
-            incident_id = lifecycle.open_incident(
-                conn,
-                service_id=body.service,
-                name=body.name,
-                message=body.message,
-                status=body.status,
-                impact=body.impact,
-                components_status=body.components,
-                started_at=body.started_at,
-                actor=ACTOR,
-                now=rt.clock.now(),
-            )
+            incident_id = body.open(conn, actor=ACTOR, now=rt.clock.now())
     except (ValidationError, IncidentError) as exc:
         context = _composer(rt, service.id, None, values) or {}
         context.update(refused("incident", exc, LABELS))

@@ -13,7 +13,6 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
-from downradar import incidents as lifecycle
 from downradar.incidents import IncidentError
 from downradar.incidents.queries import load_services
 from downradar.web.admin.guard import ACTOR, Posted, admin_router, posted, signed_in
@@ -102,18 +101,7 @@ def schedule(request: Request, form: Posted = Depends(posted)) -> Response:
             }
         )
         with rt.engine.begin() as conn:
-            maintenance_id = lifecycle.schedule_maintenance(
-                conn,
-                service_id=body.service,
-                name=body.name,
-                message=body.message,
-                scheduled_for=body.scheduled_for,
-                scheduled_until=body.scheduled_until,
-                component_slugs=body.components,
-                auto_transition=body.auto_transition,
-                actor=ACTOR,
-                now=rt.clock.now(),
-            )
+            maintenance_id = body.schedule(conn, actor=ACTOR, now=rt.clock.now())
     except (ValidationError, IncidentError) as exc:
         context["form"].update(values)
         context.update(refused("maintenance", exc, LABELS))

@@ -50,18 +50,7 @@ def incident_json(rt: Runtime, incident_id: str) -> dict[str, Any]:
 def create_incident(request: Request, body: IncidentCreate) -> JSON:
     rt = runtime(request)
     with rt.engine.begin() as conn:
-        incident_id = lifecycle.open_incident(
-            conn,
-            service_id=body.service,
-            name=body.name,
-            message=body.message,
-            status=body.status,
-            impact=body.impact,
-            components_status=body.components,
-            started_at=body.started_at,
-            actor="admin",
-            now=rt.clock.now(),
-        )
+        incident_id = body.open(conn, actor="admin", now=rt.clock.now())
     return JSON(incident_json(rt, incident_id), status_code=201)
 
 
@@ -147,18 +136,7 @@ def dismiss(request: Request, incident_id: str, body: IncidentDismiss) -> JSON:
 def create_maintenance(request: Request, body: MaintenanceCreate) -> JSON:
     rt = runtime(request)
     with rt.engine.begin() as conn:
-        maintenance_id = lifecycle.schedule_maintenance(
-            conn,
-            service_id=body.service,
-            name=body.name,
-            message=body.message,
-            scheduled_for=body.scheduled_for,
-            scheduled_until=body.scheduled_until,
-            component_slugs=body.components,
-            auto_transition=body.auto_transition,
-            actor="admin",
-            now=rt.clock.now(),
-        )
+        maintenance_id = body.schedule(conn, actor="admin", now=rt.clock.now())
     return JSON(incident_json(rt, maintenance_id), status_code=201)
 
 

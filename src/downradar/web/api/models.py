@@ -8,12 +8,15 @@ after it starts) stay with incidents/lifecycle.py and notify/routes.py, which bo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import ErrorDetails
+from sqlalchemy import Connection
 
 from downradar.core.model import Impact, IncidentStatus
+from downradar.incidents import lifecycle
 
 # Where FastAPI puts what it validated; not part of the field's name.
 _REQUEST_PARTS = ("body", "query", "path")
@@ -46,6 +49,21 @@ class IncidentCreate(_Body):
     components: dict[str, str] = Field(default_factory=dict, description="component slug → component status")
     started_at: AwareDatetime | None = None
 
+    def open(self, conn: Connection, *, actor: str, now: datetime) -> str:
+        """Open the incident this body asks for (the API's and the composer's one way in)."""
+        return lifecycle.open_incident(
+            conn,
+            service_id=self.service,
+            name=self.name,
+            message=self.message,
+            status=self.status,
+            impact=self.impact,
+            components_status=self.components,
+            started_at=self.started_at,
+            actor=actor,
+            now=now,
+        )
+
 
 class IncidentChange(_Body):
     name: str | None = None
@@ -77,6 +95,21 @@ class MaintenanceCreate(_Body):
     scheduled_until: AwareDatetime
     components: list[str] = Field(default_factory=list, description="component slugs under maintenance")
     auto_transition: bool = True
+
+    def schedule(self, conn: Connection, *, actor: str, now: datetime) -> str:
+        """Schedule the maintenance this body asks for (the API's and the admin form's one way in)."""
+        return lifecycle.schedule_maintenance(
+            conn,
+            service_id=self.service,
+            name=self.name,
+            message=self.message,
+            scheduled_for=self.scheduled_for,
+            scheduled_until=self.scheduled_until,
+            component_slugs=self.components,
+            auto_transition=self.auto_transition,
+            actor=actor,
+            now=now,
+        )
 
 
 class ComponentStatusChange(_Body):
