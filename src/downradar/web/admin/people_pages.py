@@ -131,20 +131,8 @@ def add_route(request: Request, form: Posted = Depends(posted)) -> Response:
             {**values, "secret": secret, **{f: values[f] or None for f in TIMINGS}}
         )
         with rt.engine.begin() as conn:
-            created = routes.create_route(
-                conn,
-                name=body.name,
-                url=body.url,
-                secret=body.secret,
-                services_=body.services,
-                enabled=body.enabled,
-                channel=body.channel,
-                group_wait_seconds=body.group_wait_seconds,
-                group_interval_seconds=body.group_interval_seconds,
-                repeat_interval_seconds=body.repeat_interval_seconds,
-                allow=AllowList.parse(rt.areas.notify.allow_targets),
-                actor=ACTOR,
-                now=rt.clock.now(),
+            created = body.create(
+                conn, allow=AllowList.parse(rt.areas.notify.allow_targets), actor=ACTOR, now=rt.clock.now()
             )
     except (ValidationError, RouteError) as exc:
         # Never echo a secret back into the form, even a rejected one.

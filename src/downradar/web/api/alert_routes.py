@@ -20,20 +20,8 @@ router = APIRouter(
 def create_route(request: Request, body: RouteCreate) -> JSON:
     rt = runtime(request)
     with rt.engine.begin() as conn:
-        route = routes.create_route(
-            conn,
-            name=body.name,
-            url=body.url,
-            secret=body.secret,
-            services_=body.services,
-            enabled=body.enabled,
-            channel=body.channel,
-            group_wait_seconds=body.group_wait_seconds,
-            group_interval_seconds=body.group_interval_seconds,
-            repeat_interval_seconds=body.repeat_interval_seconds,
-            allow=AllowList.parse(rt.areas.notify.allow_targets),
-            actor="admin",
-            now=rt.clock.now(),
+        route = body.create(
+            conn, allow=AllowList.parse(rt.areas.notify.allow_targets), actor="admin", now=rt.clock.now()
         )
     return JSON(route, status_code=201)
 

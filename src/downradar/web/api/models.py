@@ -17,6 +17,8 @@ from sqlalchemy import Connection
 
 from downradar.core.model import Impact, IncidentStatus
 from downradar.incidents import lifecycle
+from downradar.notify import routes
+from downradar.notify.targets import AllowList
 
 # Where FastAPI puts what it validated; not part of the field's name.
 _REQUEST_PARTS = ("body", "query", "path")
@@ -141,6 +143,24 @@ class RouteCreate(_Body):
     repeat_interval_seconds: Seconds | None = Field(
         default=None, description="remind of open incidents this often; 0 never; default the server's"
     )
+
+    def create(self, conn: Connection, *, allow: AllowList, actor: str, now: datetime) -> dict[str, Any]:
+        """Add the alert route this body asks for (the API's and the admin form's one way in)."""
+        return routes.create_route(
+            conn,
+            name=self.name,
+            url=self.url,
+            secret=self.secret,
+            services_=self.services,
+            enabled=self.enabled,
+            channel=self.channel,
+            group_wait_seconds=self.group_wait_seconds,
+            group_interval_seconds=self.group_interval_seconds,
+            repeat_interval_seconds=self.repeat_interval_seconds,
+            allow=allow,
+            actor=actor,
+            now=now,
+        )
 
 
 def error_fields(errors: Sequence[ErrorDetails]) -> list[dict[str, str]]:
